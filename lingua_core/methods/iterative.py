@@ -1,0 +1,185 @@
+"""Iterative token-level compression (LLMLingua): score a window given the kept prefix, cut, go on.
+
+The data path: token ids + a target keep ratio per token + tokens that must stay
+-> per window: next-token losses under the compressed prefix -> a threshold from the
+window's ratio -> keep mask -> the kept tokens become the prefix of the next window.
+
+Two choices follow the reference implementation so that results agree with it:
+- a token's score is the loss of the token *after* it (the reference's indexing);
+- a window's threshold is a quantile of the scores of everything kept so far plus the
+  window (``ThresholdPool.KEPT_AND_WINDOW``); ``WINDOW`` uses the window alone, which tracks
+  the asked ratio more tightly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lingua_core.methods.kv_cache import CompressedCache
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+Progress = Callable[[int, int], None]
+
+
+class ThresholdPool(enum.Enum):
+    """Which scores a window's keep threshold is a quantile of."""
+
+    KEPT_AND_WINDOW = "kept_and_window"
+    WINDOW = "window"
+
+
+@dataclass(frozen=True)
+class IterativeSettings:
+    window: int = 200
+    reuse_kv: bool = True
+    pool: ThresholdPool = ThresholdPool.KEPT_AND_WINDOW
+    sink_tokens: int = 10  # cache entries never evicted when the context window fills up
+
+
+class _Stream:
+    """One sequence fed to the LM window by window, its cache holding only kept tokens."""
+
+    def __init__(self, model: Any, prefix: torch.Tensor, reuse_kv: bool, max_positions: int, sink: int) -> None:
+        self.model = model
+        self.cache = CompressedCache(model)
+        self.reuse_kv = reuse_kv and self.cache.rerotate
+        self.pending = prefix  # kept tokens not in the cache yet (the condition prefix, or the exact path)
+        self.max_positions = max_positions
+        self.sink = sink + prefix.shape[0]
+
+    @torch.inference_mode()
+    def losses(self, window: torch.Tensor) -> torch.Tensor:
+        """Loss of each token of ``window`` after the first, given the cache and ``pending``."""
+        feed = torch.cat((self.pending, window))
+        base = len(self.cache)
+        overflow = base + feed.shape[0] - self.max_positions
+        if overflow > 0:
+            self.cache.evict(min(self.sink, base), overflow)
+            base = len(self.cache)
+        positions = torch.arange(base, base + feed.shape[0], device=feed.device)
+        output = self.model(
+            input_ids=feed[None],
+            position_ids=positions[None],
+            past_key_values=self.cache.cache,
+            use_cache=True,
+        )
+        offset = self.pending.shape[0]
+        logits = output.logits[0, offset : offset + window.shape[0] - 1].float()
+        self._base, self._offset = base, offset
+        return torch.nn.functional.cross_entropy(logits, window[1:], reduction="none")
+
+    def commit(self, kept: torch.Tensor) -> None:
+        """Keep the window tokens at local indices ``kept`` (the lookahead is never kept here)."""
+        window_start = self._base + self._offset
+        if self.reuse_kv:
+            leading = torch.arange(self._offset, device=kept.device)
+            self.cache.keep(self._base, torch.cat((leading, self._offset + kept)))
+            self.pending = self.pending[:0]
+        else:
+            self.cache.truncate(window_start)
+            self._kept_tokens = kept
+            self.pending = self._window_tokens[kept]
+
+    def remember(self, window: torch.Tensor) -> None:
+        self._window_tokens = window
+
+
+def _quantile_threshold(pool: FloatArray, ratio: float) -> float:
+    """The score a token must exceed to be among the top ``ratio`` of ``pool``."""
+    if ratio >= 1.0 or pool.size == 0:
+        return float("-inf")
+    k = max(0, min(pool.size - 1, int(pool.size * ratio) - 1))
+    return float(-np.partition(-pool, k)[k])
+
+
+def compress_tokens(
+    model: Any,
+    ids: IntArray,
+    ratio: FloatArray,
+    forced: BoolArray,
+    *,
+    device: Any,
+    max_positions: int,
+    settings: IterativeSettings = IterativeSettings(),
+    condition: IntArray | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[BoolArray, FloatArray]:
+    """Decide which tokens to keep; returns the keep mask and each token's score.
+
+    ``ratio[i]`` is the share of tokens to keep around token ``i`` (1.0 keeps everything);
+    ``forced`` tokens are always kept. With ``condition`` (question token ids), the score is
+    contrastive (LongLLMLingua): how much more surprising a token is without the question
+    than with it in front.
+    """
+    count = int(ids.shape[0])
+    keep = np.ones(count, dtype=bool)
+    scores = np.full(count, np.inf)
+    if count < 2:
+        return keep, scores
+    tokens = torch.as_tensor(ids, dtype=torch.long, device=device)
+    empty = tokens[:0]
+    plain = _Stream(model, empty, settings.reuse_kv, max_positions, settings.sink_tokens)
+    conditioned = None
+    if condition is not None and condition.shape[0]:
+        prefix = torch.as_tensor(condition, dtype=torch.long, device=device)
+        conditioned = _Stream(model, prefix, settings.reuse_kv, max_positions, settings.sink_tokens)
+    streams = [plain] if conditioned is None else [plain, conditioned]
+    pool_parts: list[FloatArray] = []
+    for start in range(0, count, settings.window):
+        if cancelled is not None and cancelled():
+            raise CompressionCancelled()
+        end = min(count, start + settings.window)
+        lookahead = min(count, end + 1)
+        window = tokens[start:lookahead]
+        for stream in streams:
+            stream.remember(window[: end - start])
+        losses = [stream.losses(window).double().cpu().numpy() for stream in streams]
+        # The score of token j is the loss of token j + 1; the text's last token has none.
+        window_scores = losses[0] if conditioned is None else losses[0] - losses[1]
+        if window_scores.shape[0] < end - start:
+            window_scores = np.concatenate((window_scores, [np.inf]))
+        scores[start:end] = window_scores
+        window_keep = _window_keep(window_scores, ratio[start:end], pool_parts, settings.pool)
+        window_keep |= forced[start:end]
+        if lookahead == end:  # the text's last token is always kept, as in the reference
+            window_keep[-1] = True
+        keep[start:end] = window_keep
+        kept_local = torch.as_tensor(np.flatnonzero(window_keep), dtype=torch.long, device=device)
+        for stream in streams:
+            stream.commit(kept_local)
+        finite = window_scores[window_keep]
+        pool_parts.append(finite[np.isfinite(finite)])
+        if progress is not None:
+            progress(end, count)
+    return keep, scores
+
+
+def _window_keep(
+    window_scores: FloatArray, window_ratio: FloatArray, pool_parts: list[FloatArray], pool_kind: ThresholdPool
+) -> BoolArray:
+    finite = window_scores[np.isfinite(window_scores)]
+    if pool_kind is ThresholdPool.KEPT_AND_WINDOW and pool_parts:
+        pool = np.concatenate([*pool_parts, finite])
+    else:
+        pool = finite
+    keep = np.zeros(window_scores.shape[0], dtype=bool)
+    for value in np.unique(window_ratio):
+        members = window_ratio == value
+        threshold = _quantile_threshold(pool, float(value))
+        keep[members] = window_scores[members] > threshold
+    return keep
+
+
+class CompressionCancelled(Exception):
+    """Raised between windows when the caller cancelled (the editor's Cancel button)."""

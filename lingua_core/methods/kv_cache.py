@@ -1,0 +1,105 @@
+"""The causal LM's KV cache over the *compressed* prefix, kept up to date in one pass.
+
+Iterative compression scores each window of tokens given what was already kept. The
+reference gets the cache of the kept tokens by forwarding each compressed window a second
+time. Here the kept tokens' keys and values are taken from the window's own forward and
+moved to their new, contiguous positions by rotating the keys by the position shift (RoPE
+rotations compose, so a key rotated for position p becomes the key for position p' after a
+rotation by p' - p). Layer 0 is then exact; deeper layers keep a trace of the dropped
+tokens they attended to, which the fidelity bench measures against the reference.
+
+Models without rotary position embeddings (or with partial rotary) get the exact fallback:
+the kept tokens are re-forwarded together with the next window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# Architectures whose attention applies full-width rotate-half RoPE to keys stored in the cache.
+ROTARY_MODEL_TYPES = frozenset(
+    {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "olmo", "olmo2",
+     "granite", "smollm3", "cohere", "starcoder2", "helium", "glm", "exaone"}
+)
+
+
+def supports_rerotation(model: Any) -> bool:
+    config = model.config
+    if getattr(config, "model_type", None) not in ROTARY_MODEL_TYPES:
+        return False
+    if float(getattr(config, "partial_rotary_factor", 1.0) or 1.0) != 1.0:
+        return False
+    if getattr(config, "use_sliding_window", False) or (
+        config.model_type in {"mistral", "mixtral", "gemma2", "starcoder2"} and getattr(config, "sliding_window", None)
+    ):
+        return False  # sliding-window layers drop old entries themselves; keep the exact path
+    inner = getattr(model, "model", None)
+    return inner is not None and hasattr(inner, "rotary_emb")
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class CompressedCache:
+    """A DynamicCache whose entries are only the kept tokens, at contiguous positions."""
+
+    def __init__(self, model: Any) -> None:
+        from transformers import DynamicCache
+
+        self.model = model
+        self.cache = DynamicCache(config=model.config)
+        self.rerotate = supports_rerotation(model)
+        rotary = model.model.rotary_emb if self.rerotate else None
+        self._inv_freq = rotary.inv_freq.float() if rotary is not None else None
+
+    def __len__(self) -> int:
+        return int(self.cache.get_seq_length())
+
+    def _shift_keys(self, keys: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Rotate keys (batch, heads, n, dim) by ``shift`` positions (n,)."""
+        assert self._inv_freq is not None
+        inv_freq = self._inv_freq.to(keys.device)
+        angles = shift.to(keys.device, torch.float32)[:, None] * inv_freq[None, :]
+        emb = torch.cat((angles, angles), dim=-1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        k = keys.float()
+        return (k * cos + _rotate_half(k) * sin).to(keys.dtype)
+
+    def keep(self, base: int, kept: torch.Tensor) -> None:
+        """After a forward appended a window at ``base``, keep only its tokens ``kept`` (local indices).
+
+        Only valid when re-rotation is supported; the exact path calls ``truncate`` instead.
+        """
+        new_positions = torch.arange(kept.shape[0], device=kept.device)
+        shift = new_positions - kept  # <= 0: kept tokens move left over the dropped ones
+        for layer in self.cache.layers:
+            keys, values = layer.keys, layer.values
+            window_keys = keys[:, :, base + kept, :]
+            if bool((shift != 0).any()):
+                window_keys = self._shift_keys(window_keys, shift)
+            layer.keys = torch.cat((keys[:, :, :base, :], window_keys), dim=-2)
+            layer.values = torch.cat((values[:, :, :base, :], values[:, :, base + kept, :]), dim=-2)
+
+    def truncate(self, length: int) -> None:
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[:, :, :length, :]
+            layer.values = layer.values[:, :, :length, :]
+
+    def evict(self, sink: int, count: int) -> None:
+        """Forget ``count`` entries after the first ``sink`` ones when the context window is full.
+
+        Later entries move left by ``count`` positions, so the keys are re-rotated too.
+        """
+        if count <= 0:
+            return
+        for layer in self.cache.layers:
+            keys, values = layer.keys, layer.values
+            tail = keys[:, :, sink + count :, :]
+            if self.rerotate and tail.shape[2]:
+                tail = self._shift_keys(tail, torch.full((tail.shape[2],), -count, device=tail.device))
+            layer.keys = torch.cat((keys[:, :, :sink, :], tail), dim=-2)
+            layer.values = torch.cat((values[:, :, :sink, :], values[:, :, sink + count :, :]), dim=-2)

@@ -1,0 +1,358 @@
+"""Spans of a prompt that compression must never drop or split.
+
+Dropping a token from ``{input_text}``, a URL, a code block or a YAML header breaks the
+prompt for the program that fills or parses it, while saving almost nothing. The compressors
+ask :func:`overlaps` for every token and keep any token that touches a protected span.
+
+Detection is regex based and errs on the side of protecting a few characters too many
+(a stray ``{0}`` in prose costs nothing) but must not swallow whole JSON examples, which
+real prompts contain and which are worth compressing; see the notes at each pattern.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import operator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from lingua_core.errors import InputError
+from lingua_core.segments import find_segment_tags
+
+__all__ = [
+    "ProtectOptions",
+    "Span",
+    "find_protected_spans",
+    "overlaps",
+    "protected_mask",
+]
+
+
+@dataclass(frozen=True)
+class ProtectOptions:
+    """Which kinds of span to protect; ``patterns`` adds the user's own regexes."""
+
+    keep_code_blocks: bool = True
+    keep_front_matter: bool = True
+    keep_urls: bool = True
+    keep_placeholders: bool = True
+    keep_segment_tags: bool = True
+    patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Span:
+    """Half-open char range ``[start, end)`` of the original text, with why it is kept.
+
+    ``kind`` is one of "placeholder", "front_matter", "url", "code_block",
+    "segment_tag", "user".
+    """
+
+    start: int
+    end: int
+    kind: str
+
+
+# --- template placeholders -------------------------------------------------------------
+# Python format fields: ``{name}``, ``{name.attr}``, ``{0}``, ``{}``, ``{x[0]}``, ``{v!r}``,
+# ``{value:.2f}``, ``{d:%Y-%m-%d}``. Names may contain hyphens because Markdown prompt
+# templates use ``{feature-name}``. The format spec is the real mini-language (plus strftime),
+# so JS-ish ``{a: 1}`` and anything with quotes or free spaces (JSON, prose) is not a field.
+_FIELD = r"(?:[^\W\d][\w-]*|\d+)?(?:\.[^\W\d]\w*|\[[^\[\]{}\s]+\])*"
+_CONVERSION = r"(?:![rsa])?"
+_SPEC = (
+    r"(?::(?:%[^{}\n]{0,40}"
+    r"|(?:[^{}\n][<>=^]|[<>=^])?[-+]?z?\#?0?\d*[,_]?(?:\.\d+)?[bcdeEfFgGnosxX%]?))?"
+)
+# ``{{"name": ...}}`` is a JSON example escaped for str.format (GraphRAG does this), not a
+# Jinja/Handlebars expression: a quoted key followed by a colon is never a template expression.
+_NOT_JSON = r"""(?!\s*(?:"[^"\n]*"|'[^'\n]*')\s*:)"""
+# Every alternative starts with a literal character, so that the regex engine can skip
+# ahead to candidate characters instead of trying each position (10x faster on prose).
+_TEMPLATE_RE = re.compile(
+    r"\{\{\{[^{}\n]{1,400}\}\}\}"  # {{{ raw }}} (Handlebars/Mustache unescaped)
+    r"|\$\{\{[^\n]{0,400}?\}\}"  # ${{ github.expr }}
+    r"|\{\{" + _NOT_JSON + r"[^{}\n]{0,400}\}\}"  # {{ expr }}: on one line
+    # {% stmt %} / {%- stmt -%} and {# comment #} may span lines; their bodies stop at the
+    # next opener, which keeps unclosed ones from making the scan quadratic.
+    r"|\{%(?:[^%{]|%(?!\})|\{(?![%#]))*%\}"
+    r"|\{\#(?:[^#{]|\#(?!\})|\{(?![%#]))*\#\}"
+    r"|\$\{[^{}\n]{1,400}\}"  # ${var}, ${input:name}, ${input:name:placeholder text}
+    r"|\{(?P<fmt>" + _FIELD + _CONVERSION + _SPEC + r")\}"
+    r"|<\|[^|<>\s]{1,64}\|>"  # <|im_start|> and other special tokens
+    r"|<\uff5c[^\uff5c<>\s]{1,64}\uff5c>"  # DeepSeek: the same with full-width bars
+    r"|\[/?INST\]|<</?SYS>>"  # Llama-2 chat markers
+)
+# A single-brace field right after ``\frac``, ``}``, ``^`` or ``_`` is a LaTeX group
+# (``\frac{2}{15}``, ``x^{2}``), which math prompts are full of.
+_LATEX_COMMAND_BEFORE_RE = re.compile(r"\\[A-Za-z]+\Z")
+
+# --- front matter ----------------------------------------------------------------------
+_FRONT_MATTER_RE = re.compile(
+    r"(?P<fence>---|\+\+\+)[ \t]*\r?\n"
+    r"(?P<body>(?s:.*?))"
+    r"^(?:(?P=fence)|\.\.\.)[ \t]*\r?$\n?",
+    re.MULTILINE,
+)
+# Guard against a prompt that merely starts with a ``---`` rule: the header must look like
+# YAML (``key:`` or ``- item``) or TOML (``key =`` or ``[table]``) on its first real line.
+_YAML_FIRST_LINE_RE = re.compile(r"""[\w"'$.-][^:\n]*:(?:\s|$)|-\s|-$""")
+_TOML_FIRST_LINE_RE = re.compile(r"""[\w"'.-]+\s*=|\[""")
+
+# --- code fences -----------------------------------------------------------------------
+# Found by their marker, then checked to start a line: cheaper than a ``^``-anchored regex.
+_FENCE_MARKER_RE = re.compile(r"```+|~~~+")  # spelled so the regex has a literal prefix
+# Info strings of fences that wrap a whole prompt file (awesome-copilot keeps some
+# ``*.prompt.md`` files inside ````prompt ... ````). Treating that as one code block would
+# protect the entire prompt, so only the two fence lines are kept and the inside is scanned.
+_WRAPPER_INFOS = frozenset({"prompt", "chatmode", "agent", "chatagent", "instructions"})
+
+# --- URLs and e-mail -------------------------------------------------------------------
+# Literal starts (case-sensitive: schemes are lowercase in practice) keep the scan fast;
+# a match that continues a word ("xhttp://") is dropped afterwards.
+_URL_RE = re.compile(r"(?:https?://|ftp://|file://|mailto:|www\.)[^\s<>\"'`]+")
+_URL_NOT_AFTER = frozenset("@.-/_")
+# E-mail addresses are found from their ``@``: scanning for the local part first would try
+# every letter of the text.
+_EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_DOMAIN_RE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"\.[A-Za-z]{2,}(?![\w-])"
+)
+_URL_TRAILING = ".,;:!?*'\""
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_user_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise InputError(f"invalid protect pattern {pattern!r}: {exc}") from None
+    return tuple(compiled)
+
+
+def _is_latex_group(text: str, start: int, latex_end: int) -> bool:
+    """Whether the single-brace field at ``start`` is a LaTeX group rather than a field.
+
+    ``}`` before it only counts when it closed a LaTeX group (``\\frac{2}{15}``), so that
+    adjacent fields such as LongBench's ``{context}{input}`` stay protected.
+    """
+    if start == 0:
+        return False
+    before = text[start - 1]
+    if before in "^_\\" or (before == "}" and start == latex_end):
+        return True
+    return before.isalpha() and bool(
+        _LATEX_COMMAND_BEFORE_RE.search(text, max(0, start - 40), start)
+    )
+
+
+def _placeholders(text: str) -> Iterator[tuple[int, int]]:
+    latex_end = -1
+    for m in _TEMPLATE_RE.finditer(text):
+        if m.group("fmt") is not None and _is_latex_group(text, m.start(), latex_end):
+            latex_end = m.end()
+            continue
+        yield m.start(), m.end()
+
+
+def _front_matter_at(text: str, pos: int) -> tuple[int, int] | None:
+    m = _FRONT_MATTER_RE.match(text, pos)
+    if m is None:
+        return None
+    first = next((ln.strip() for ln in m.group("body").splitlines() if ln.strip()), "")
+    if first and not first.startswith("#"):
+        check = _YAML_FIRST_LINE_RE if m.group("fence") == "---" else _TOML_FIRST_LINE_RE
+        if not check.match(first):
+            return None
+    return m.start(), m.end()
+
+
+@dataclass(frozen=True, slots=True)
+class _Fence:
+    start: int  # start of the line
+    end: int  # end of the line (before the newline)
+    indent: int
+    marker: str
+    info: str
+
+
+def _fences(text: str, start: int, end: int) -> Iterator[_Fence]:
+    for m in _FENCE_MARKER_RE.finditer(text, start, end):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        prefix = text[line_start : m.start()]
+        if prefix.strip(" \t"):
+            continue  # not at the start of its line
+        line_end = text.find("\n", m.end(), end)
+        if line_end < 0:
+            line_end = end
+        yield _Fence(
+            line_start, line_end, len(prefix.expandtabs(4)), m.group(), text[m.end() : line_end]
+        )
+
+
+def _is_closing(fence: _Fence, opening: _Fence) -> bool:
+    """CommonMark's closing rule, relative to the opening fence's indentation.
+
+    A closer indented four or more columns beyond the opener is content: prompts show
+    nested examples as an indented ```` ``` ```` inside an outer fence.
+    """
+    return (
+        fence.marker[0] == opening.marker[0]
+        and len(fence.marker) >= len(opening.marker)
+        and not fence.info.strip()
+        and fence.indent <= opening.indent + 3
+    )
+
+
+def _code_blocks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """CommonMark-style fences between ``start`` and ``end``; an unclosed one runs to ``end``.
+
+    Indentation is not limited to three spaces as in CommonMark, because prompts put
+    fences inside list items at any depth and an indented fence line is rarely anything else.
+    """
+    opening: _Fence | None = None
+    for fence in _fences(text, start, end):
+        if opening is None:
+            if fence.marker[0] == "`" and "`" in fence.info:
+                continue  # ```inline``` on one line is code span syntax, not a fence
+            opening = fence
+        elif _is_closing(fence, opening):
+            yield opening.start, fence.end
+            opening = None
+    if opening is not None:
+        yield opening.start, end
+
+
+def _wrapper_fence(text: str, start: int) -> tuple[_Fence, _Fence] | None:
+    """The opening and closing fence lines of a fence that wraps the whole file, if any."""
+    first = next(_fences(text, start, len(text)), None)
+    if first is None or first.start != start:
+        return None
+    if first.info.strip().lower() not in _WRAPPER_INFOS:
+        return None
+    stripped_end = len(text.rstrip())
+    line_start = text.rfind("\n", 0, stripped_end) + 1
+    last = next(_fences(text, line_start, len(text)), None)
+    if last is None or last.start <= first.start or not _is_closing(last, first):
+        return None
+    return first, last
+
+
+def _trim_url(text: str, start: int, end: int) -> int:
+    """End of the URL without trailing punctuation or an unbalanced closing bracket."""
+    while end > start:
+        last = text[end - 1]
+        if last in _URL_TRAILING:
+            end -= 1
+        elif last in _CLOSERS:
+            url = text[start:end]
+            if url.count(last) > url.count(_CLOSERS[last]):
+                end -= 1
+            else:
+                break
+        else:
+            break
+    return end
+
+
+def _urls(text: str) -> Iterator[tuple[int, int]]:
+    for m in _URL_RE.finditer(text):
+        start = m.start()
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in _URL_NOT_AFTER):
+            continue
+        end = _trim_url(text, start, m.end())
+        if end - start > len("www."):
+            yield start, end
+    at = text.find("@")
+    while at >= 0:
+        local = at
+        while local > 0 and text[local - 1] in _EMAIL_LOCAL_CHARS:
+            local -= 1
+        domain = _EMAIL_DOMAIN_RE.match(text, at + 1) if local < at else None
+        if domain is not None:
+            yield local, domain.end()
+        at = text.find("@", at + 1)
+
+
+def _merge(raw: list[Span]) -> list[Span]:
+    # Outer span first at equal starts, so the merged span keeps the enclosing kind.
+    raw.sort(key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    for span in raw:
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            if span.end > last.end:
+                merged[-1] = Span(last.start, span.end, last.kind)
+        else:
+            merged.append(span)
+    return merged
+
+
+def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) -> list[Span]:
+    """All spans to keep verbatim, sorted and non-overlapping (overlaps are merged).
+
+    Raises InputError if one of ``options.patterns`` is not a valid regex.
+    """
+    user_patterns = _compile_user_patterns(options.patterns)
+    raw: list[Span] = []
+
+    body_start = 1 if text.startswith("\ufeff") else 0
+    body_end = len(text)
+    wrapper = _wrapper_fence(text, body_start)
+    if wrapper is not None:
+        opening, closing = wrapper
+        if options.keep_code_blocks:
+            raw.append(Span(opening.start, opening.end, "code_block"))
+            raw.append(Span(closing.start, closing.end, "code_block"))
+        body_start = min(opening.end + 1, closing.start)
+        body_end = closing.start
+
+    if options.keep_front_matter:
+        fm = _front_matter_at(text, body_start)
+        if fm is not None:
+            raw.append(Span(fm[0], fm[1], "front_matter"))
+    if options.keep_code_blocks:
+        raw.extend(Span(s, e, "code_block") for s, e in _code_blocks(text, body_start, body_end))
+    if options.keep_placeholders:
+        raw.extend(Span(s, e, "placeholder") for s, e in _placeholders(text))
+    if options.keep_urls:
+        raw.extend(Span(s, e, "url") for s, e in _urls(text))
+    if options.keep_segment_tags:
+        raw.extend(Span(s, e, "segment_tag") for s, e in find_segment_tags(text))
+    for pattern in user_patterns:
+        raw.extend(Span(m.start(), m.end(), "user") for m in pattern.finditer(text) if m.end() > m.start())
+    return _merge(raw)
+
+
+_END = operator.attrgetter("end")
+
+
+def overlaps(spans: Sequence[Span], start: int, end: int) -> bool:
+    """Whether the char range ``[start, end)`` touches a protected span; O(log n).
+
+    ``spans`` must be as returned by :func:`find_protected_spans` (sorted, disjoint), so
+    their ends are sorted too and one bisection finds the only candidate. An empty range
+    counts as touching a span when it lies strictly inside it, since inserting or cutting
+    there would split the span.
+    """
+    i = bisect.bisect_right(spans, start, key=_END)
+    if i == len(spans):
+        return False
+    span = spans[i]
+    if end > start:
+        return span.start < end
+    return span.start < start
+
+
+def protected_mask(text: str, spans: Sequence[Span]) -> list[bool]:
+    """One flag per character of ``text``: True where the character is protected."""
+    mask = [False] * len(text)
+    for span in spans:
+        mask[span.start : span.end] = [True] * (span.end - span.start)
+    return mask

