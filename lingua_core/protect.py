@@ -47,7 +47,8 @@ class Span:
     """Half-open char range ``[start, end)`` of the original text, with why it is kept.
 
     ``kind`` is one of "placeholder", "front_matter", "url", "code_block",
-    "segment_tag", "user".
+    "segment_tag", "user". Chat special tokens (``<|im_start|>``, ``[INST]``) count as
+    placeholders and e-mail addresses as URLs, so one option switches each family.
     """
 
     start: int
@@ -147,9 +148,7 @@ def _is_latex_group(text: str, start: int, latex_end: int) -> bool:
     before = text[start - 1]
     if before in "^_\\" or (before == "}" and start == latex_end):
         return True
-    return before.isalpha() and bool(
-        _LATEX_COMMAND_BEFORE_RE.search(text, max(0, start - 40), start)
-    )
+    return before.isalpha() and bool(_LATEX_COMMAND_BEFORE_RE.search(text, max(0, start - 40), start))
 
 
 def _placeholders(text: str) -> Iterator[tuple[int, int]]:
@@ -191,9 +190,7 @@ def _fences(text: str, start: int, end: int) -> Iterator[_Fence]:
         line_end = text.find("\n", m.end(), end)
         if line_end < 0:
             line_end = end
-        yield _Fence(
-            line_start, line_end, len(prefix.expandtabs(4)), m.group(), text[m.end() : line_end]
-        )
+        yield _Fence(line_start, line_end, len(prefix.expandtabs(4)), m.group(), text[m.end() : line_end])
 
 
 def _is_closing(fence: _Fence, opening: _Fence) -> bool:

@@ -36,9 +36,7 @@ _TAG_START_RE = re.compile(r"</?llmlingua(?![\w-])", re.IGNORECASE)
 # A whole tag. Attributes cannot contain ``<`` or ``>``; the length bound keeps a stray
 # ``<llmlingua`` from making the scan quadratic on long texts.
 _TAG_RE = re.compile(r"<(?P<close>/)?llmlingua(?![\w-])(?P<attrs>[^<>]{0,500})>", re.IGNORECASE)
-_ATTR_RE = re.compile(
-    r"""[\s,]*(?P<name>[A-Za-z_][\w-]*)\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s,"'<>]+)"""
-)
+_ATTR_RE = re.compile(r"""[\s,]*(?P<name>[A-Za-z_][\w-]*)\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s,"'<>]+)""")
 _SEPARATORS = " \t\r\n,"
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
@@ -105,8 +103,7 @@ def _parse_rate(value: str, text: str, pos: int) -> float:
         rate = float(value)
     except ValueError:
         raise InputError(
-            f"<llmlingua> at {_line_col(text, pos)}: rate={value!r} is not a number; "
-            "use a fraction such as rate=0.3"
+            f"<llmlingua> at {_line_col(text, pos)}: rate={value!r} is not a number; use a fraction such as rate=0.3"
         ) from None
     if math.isnan(rate) or not 0.0 < rate <= 1.0:
         raise InputError(
@@ -184,19 +181,12 @@ def parse_segments(text: str) -> list[Segment]:
         tag_start = start_match.start()
         tag = _TAG_RE.match(text, tag_start)
         if tag is None:
-            raise InputError(
-                f"unterminated <llmlingua> tag at {_line_col(text, tag_start)}: "
-                "expected '>' to close it"
-            )
+            raise InputError(f"unterminated <llmlingua> tag at {_line_col(text, tag_start)}: expected '>' to close it")
         if tag.group("close"):
             if tag.group("attrs").strip():
-                raise InputError(
-                    f"closing </llmlingua> at {_line_col(text, tag_start)} cannot have attributes"
-                )
+                raise InputError(f"closing </llmlingua> at {_line_col(text, tag_start)} cannot have attributes")
             if open_tag is None:
-                raise InputError(
-                    f"</llmlingua> at {_line_col(text, tag_start)} has no matching <llmlingua>"
-                )
+                raise InputError(f"</llmlingua> at {_line_col(text, tag_start)} has no matching <llmlingua>")
             emit(tag_start, open_tag[1], open_tag[2])
             open_tag = None
         else:
@@ -211,9 +201,6 @@ def parse_segments(text: str) -> list[Segment]:
         content_start = pos = tag.end()
 
     if open_tag is not None:
-        raise InputError(
-            f"<llmlingua> opened at {_line_col(text, open_tag[0])} is never closed; "
-            "add </llmlingua>"
-        )
+        raise InputError(f"<llmlingua> opened at {_line_col(text, open_tag[0])} is never closed; add </llmlingua>")
     emit(len(text), None, True)
     return segments

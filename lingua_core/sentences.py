@@ -34,15 +34,18 @@ __all__ = ["split_paragraphs", "split_sentences"]
 # Terminal punctuation runs, with the quotes/brackets/emphasis that close over them.
 _CLOSE = "\"'\u201d\u2019)]*_\u300d\u300f\u3011\u300b\uff09"
 _CLOSE_CLASS = "[" + re.escape(_CLOSE) + "]*"
-_LATIN_END_RE = re.compile(r"(?:\.{2,}|\u2026+|[.?!\u2026]*[?!][.?!\u2026]*|\.)" + _CLOSE_CLASS)
+# Starts with a character class so the regex engine can skip to candidates quickly.
+_LATIN_END_RE = re.compile(r"[.?!\u2026]+" + _CLOSE_CLASS)
 _CJK_END_RE = re.compile(r"[\u3002\uff01\uff1f\uff61]+" + _CLOSE_CLASS)
 _BLANK_RUN_RE = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
+_CONTENT_LINE_RE = re.compile(r"^[^\S\n]*\S[^\n]*", re.MULTILINE)  # lines that are not blank
 
 # Openers that may start a sentence besides uppercase letters, digits and uncased letters.
 _OPENERS = frozenset("\"'\u201c\u2018\u00ab\u300c\u300e([\uff08*_`\u00bf\u00a1#$\u20ac\u00a3\u00a5")
 
 # Never a sentence end when followed by a space (the brief's rule; "etc." ending a sentence
 # is the accepted cost). Compared lowercase, without the final period.
+# fmt: off
 _ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "mx", "dr", "prof", "sr", "jr", "st", "mt", "rev", "hon", "gen",
@@ -61,13 +64,12 @@ _NUMERIC_ABBREVIATIONS = frozenset(
         "art", "op", "nr",
     }
 )
+# fmt: on
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, U.S, a.m (final period excluded)
 _LIST_MARKER_RE = re.compile(r"\d+(?:\.\d+)*|[A-Za-z]|[ivx]{1,5}|[IVX]{1,5}")
 
 _HEADING_RE = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
-_LIST_ITEM_RE = re.compile(
-    r"[ \t]*(?:[-*+\u2022][ \t]|\d+[.)][ \t]|[A-Za-z][.)][ \t]|\([A-Za-z0-9]{1,3}\)(?:[ \t]|$))"
-)
+_LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+\u2022][ \t]|\d+[.)][ \t]|[A-Za-z][.)][ \t]|\([A-Za-z0-9]{1,3}\)(?:[ \t]|$))")
 _TABLE_RE = re.compile(r"[ \t]*\|")
 _FENCE_RE = re.compile(r"[ \t]*(?:```|~~~)")
 _RULE_RE = re.compile(r"[ \t]*(?:-{3,}|={3,}|\*{3,}|_{3,})[ \t\r]*$")
@@ -119,7 +121,7 @@ def _punctuation_boundaries(text: str, out: set[int]) -> None:
             continue  # 3.14, v1.2.3, example.com, "Hi!" inside a word
         punct = m.group().rstrip(_CLOSE)
         if "?" not in punct and "!" not in punct and punct != ".":
-            continue  # an ellipsis: left to the line rules
+            continue  # an ellipsis ("..", "...", "\u2026"): left to the line rules
         nxt = _skip_space(text, end)
         if nxt >= n or not _can_start_sentence(text[nxt]):
             continue
@@ -130,9 +132,7 @@ def _punctuation_boundaries(text: str, out: set[int]) -> None:
 
 def _structural(line: str) -> bool:
     """Lines that are units of their own whatever comes next."""
-    return bool(
-        _HEADING_RE.match(line) or _TABLE_RE.match(line) or _FENCE_RE.match(line) or _RULE_RE.match(line)
-    )
+    return bool(_HEADING_RE.match(line) or _TABLE_RE.match(line) or _FENCE_RE.match(line) or _RULE_RE.match(line))
 
 
 def _starts_block(line: str) -> bool:
@@ -141,31 +141,22 @@ def _starts_block(line: str) -> bool:
 
 
 def _line_boundaries(text: str, out: set[int]) -> None:
-    n = len(text)
-    prev_line: str | None = None
-    pos = 0
-    while pos <= n:
-        nl = text.find("\n", pos)
-        line_end = n if nl < 0 else nl
-        line = text[pos:line_end]
-        if line.strip():
-            if prev_line is not None:
-                first = _skip_space(text, pos)
-                blank_between = prev_line == ""
-                continuation = (
-                    not blank_between
-                    and not _structural(prev_line)
-                    and not _starts_block(line)
-                    and (text[first].islower() or prev_line.rstrip().endswith(","))
-                )
-                if not continuation:
-                    out.add(first)
-            prev_line = line
-        elif prev_line is not None:
-            prev_line = ""  # remember that a blank line separates the next line
-        if nl < 0:
-            break
-        pos = nl + 1
+    prev: re.Match[str] | None = None
+    for m in _CONTENT_LINE_RE.finditer(text):
+        line = m.group()
+        first = m.start() + len(line) - len(line.lstrip())
+        if prev is not None:
+            prev_line = prev.group()
+            blank_between = text.count("\n", prev.end(), m.start()) > 1
+            continuation = (  # cheap tests first: most lines start with a capital
+                not blank_between
+                and (text[first].islower() or prev_line.rstrip().endswith(","))
+                and not _structural(prev_line)
+                and not _starts_block(line)
+            )
+            if not continuation:
+                out.add(first)
+        prev = m
 
 
 def _spans(text: str, boundaries: set[int]) -> list[tuple[int, int]]:

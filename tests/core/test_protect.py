@@ -321,9 +321,34 @@ def test_partial_overlap_extends_first_span() -> None:
 def test_random_texts_keep_invariants() -> None:
     rng = random.Random(7)
     pieces = [
-        "{x}", "{{ y }}", "{%", "%}", "{#", "#}", "${z}", "```", "~~~", "\n", " ", "---\n",
-        "https://a.b/c", "www.", "@", "e@x.io", "<llmlingua rate=0.3>", "</llmlingua>",
-        "<|im_start|>", "{", "}", "word", ".", '"', "(", ")", "{0:.2f}", "\\frac{1}{2}",
+        "{x}",
+        "{{ y }}",
+        "{%",
+        "%}",
+        "{#",
+        "#}",
+        "${z}",
+        "```",
+        "~~~",
+        "\n",
+        " ",
+        "---\n",
+        "https://a.b/c",
+        "www.",
+        "@",
+        "e@x.io",
+        "<llmlingua rate=0.3>",
+        "</llmlingua>",
+        "<|im_start|>",
+        "{",
+        "}",
+        "word",
+        ".",
+        '"',
+        "(",
+        ")",
+        "{0:.2f}",
+        "\\frac{1}{2}",
     ]
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
@@ -454,9 +479,7 @@ def test_jinja_templates_match_jinja_lexer() -> None:
         assert pos == len(text)
         assert tags, path.name
         spans = find_protected_spans(text, ONLY_PLACEHOLDERS)
-        jinja_spans = [
-            (s.start, s.end) for s in spans if text.startswith(("{{", "{%", "{#"), s.start)
-        ]
+        jinja_spans = [(s.start, s.end) for s in spans if text.startswith(("{{", "{%", "{#"), s.start)]
         assert jinja_spans == tags, path.name
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from pathlib import Path
@@ -30,7 +31,7 @@ def _assert_tiles(text: str, spans: list[tuple[int, int]]) -> None:
         return
     assert spans[0][0] == 0
     assert spans[-1][1] == len(text)
-    for (a, b), (c, _) in zip(spans, spans[1:], strict=False):
+    for (a, b), (c, _) in itertools.pairwise(spans):
         assert a < b == c
     assert "".join(text[a:b] for a, b in spans) == text
     # whitespace goes with the sentence before it
@@ -102,7 +103,8 @@ def test_bbh_options_are_separate_sentences() -> None:
 
 def test_random_strings_tile() -> None:
     rng = random.Random(2024)
-    alphabet = ["a", "B", "3", ".", ". ", "? ", "! ", "\n", "\n\n", " ", "e.g. ", "Mr. ", "...", "。", "！", "”", "- ", "# ", "  ", "\t", "\r\n", "한"]
+    alphabet = ["a", "B", "3", ".", ". ", "? ", "! ", "\n", "\n\n", " ", "e.g. ", "Mr. ", "...", "\u3002"]
+    alphabet += ["\uff01", "\u201d", "- ", "# ", "  ", "\t", "\r\n", "\ud55c", "\u2026", "(A) "]
     for _ in range(1000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         _assert_tiles(text, split_sentences(text))
@@ -165,7 +167,9 @@ def test_answer_no_still_ends_a_sentence() -> None:
 
 
 def test_cjk_and_korean() -> None:
-    assert sentences("你好。我很好！你呢？好的") == ["你好。", "我很好！", "你呢？", "好的"]
+    stop, bang, ask = "\u3002", "\uff01", "\uff1f"  # CJK full stop, exclamation, question mark
+    text = f"你好{stop}我很好{bang}你呢{ask}好的"
+    assert sentences(text) == [f"你好{stop}", f"我很好{bang}", f"你呢{ask}", "好的"]
     assert sentences("「走吧。」他说。") == ["「走吧。」", "他说。"]
     assert sentences("안녕하세요. 반갑습니다. 감사합니다.") == ["안녕하세요. ", "반갑습니다. ", "감사합니다."]
 
@@ -223,7 +227,10 @@ def test_paragraphs() -> None:
 def test_paragraph_count_matches_blank_runs() -> None:
     rng = random.Random(5)
     for _ in range(200):
-        paras = ["".join(rng.choice("ab. \n") for _ in range(rng.randint(1, 12))).strip() or "x" for _ in range(rng.randint(1, 6))]
+        paras = [
+            "".join(rng.choice("ab. \n") for _ in range(rng.randint(1, 12))).strip() or "x"
+            for _ in range(rng.randint(1, 6))
+        ]
         paras = [re.sub(r"\n\s*\n", "\n", p).strip() or "x" for p in paras]
         seps = [rng.choice(["\n\n", "\n \n", "\n\n\n", "\r\n\r\n"]) for _ in paras[1:]]
         text = paras[0] + "".join(s + p for s, p in zip(seps, paras[1:], strict=True))

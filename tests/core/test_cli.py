@@ -1,0 +1,150 @@
+"""The `lingua` command as scripts use it: real processes, real model, exit codes and JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lingua_core.tokens import count_tokens
+
+LINGUA = [sys.executable, "-m", "lingua_core.cli"]
+
+
+def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*LINGUA, *args], input=stdin, capture_output=True, timeout=300, env={**os.environ, **(env or {})}, check=False
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
+    err = proc.stderr.decode()
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "an error must say something"
+    return lines[-1]
+
+
+def test_count_matches_tiktoken(tmp_path: Path) -> None:
+    text = "Résumé: 東京で会いましょう 🙂 {name}\n" * 40
+    file = tmp_path / "p.txt"
+    file.write_text(text, encoding="utf-8")
+    for encoding in ("o200k_base", "cl100k_base"):
+        proc = run("count", str(file), "--encoding", encoding, "--json")
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert data["tokens"] == count_tokens(text, encoding)
+        assert data["encoding"] == encoding
+        assert data["cost_usd"] > 0
+
+
+def test_count_reads_stdin() -> None:
+    proc = run("count", "-", "--json", stdin=b"hello world")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["tokens"] == count_tokens("hello world")
+
+
+@pytest.mark.parametrize("rate", ["0", "1.5", "-1", "abc"])
+def test_bad_rate_is_a_usage_error(rate: str) -> None:
+    proc = run("compress", "-", "--rate", rate, stdin=b"some text")
+    assert proc.returncode == 2
+    assert "rate" in one_line_error(proc)
+
+
+def test_rate_and_target_exclusive() -> None:
+    proc = run("compress", "-", "--rate", "0.5", "--target-tokens", "10", stdin=b"text")
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\t  \n"])
+def test_empty_input(content: bytes) -> None:
+    proc = run("compress", "-", "--rate", "0.5", stdin=content)
+    assert proc.returncode == 1
+    assert "empty" in one_line_error(proc)
+
+
+def test_invalid_utf8(tmp_path: Path) -> None:
+    file = tmp_path / "bad.txt"
+    file.write_bytes(b"caf\xe9 au lait\xff")
+    for command in ("compress", "count"):
+        proc = run(command, str(file))
+        assert proc.returncode == 1
+        assert "UTF-8" in one_line_error(proc)
+
+
+def test_two_megabyte_file_is_refused_before_loading(tmp_path: Path) -> None:
+    file = tmp_path / "big.txt"
+    file.write_text("All work and no play makes Jack a dull boy. " * 48_000, encoding="utf-8")
+    assert file.stat().st_size > 2_000_000
+    proc = run("compress", str(file), "--rate", "0.5", "--model", "/nonexistent/never-loaded")
+    assert proc.returncode == 1
+    assert "too large" in one_line_error(proc)
+
+
+def test_missing_file() -> None:
+    proc = run("compress", "/no/such/prompt.txt")
+    assert proc.returncode == 1
+    assert "No such file" in one_line_error(proc)
+
+
+def test_unknown_model_spec() -> None:
+    proc = run("compress", "-", "--model", "./no-such-folder", stdin=b"text to compress here")
+    assert proc.returncode == 1
+    assert "does not exist" in one_line_error(proc)
+
+
+def test_hub_id_not_cached_says_how_to_get_it(tmp_path: Path) -> None:
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    proc = run("compress", "-", "--model", "someorg/some-model-not-cached", stdin=b"text to compress", env=env)
+    assert proc.returncode == 1
+    message = one_line_error(proc)
+    assert "not in the local Hugging Face cache" in message
+    assert "hf download someorg/some-model-not-cached" in message
+
+
+def test_bad_preserve_regex() -> None:
+    proc = run("compress", "-", "--preserve", "([unclosed", stdin=b"text")
+    assert proc.returncode == 1
+    assert "([unclosed" in one_line_error(proc)
+
+
+def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str) -> None:
+    demos = [d for d in gsm8k_prompt.split("\n\n") if d.strip()]
+    prompt = {
+        "instruction": "Solve the grade-school math problem. Think step by step.",
+        "context": demos,
+        "question": "Question: A baker makes 24 rolls and sells 3/4 of them. How many rolls are left?",
+    }
+    file = tmp_path / "prompt.json"
+    file.write_text(json.dumps(prompt), encoding="utf-8")
+    proc = run("compress", str(file), "--rate", "0.3", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    data = json.loads(proc.stdout)
+    for key in ("compressed_prompt", "origin_tokens", "compressed_tokens", "ratio", "method", "model", "seconds"):
+        assert key in data
+    assert data["method"] == "longllmlingua"  # a question is given: question-aware by default
+    text = data["compressed_prompt"]
+    assert text.startswith(prompt["instruction"])
+    assert text.endswith(prompt["question"])
+    assert data["compressed_tokens"] == count_tokens(text)
+    assert data["ratio"] == pytest.approx(data["origin_tokens"] / data["compressed_tokens"])
+    assert abs(data["compressed_tokens"] - 0.3 * data["origin_tokens"]) <= 0.15 * 0.3 * data["origin_tokens"]
+
+
+def test_compress_text_target_tokens(gsm8k_prompt: str) -> None:
+    proc = run("compress", "-", "--target-tokens", "600", "--method", "llmlingua", "--json", stdin=gsm8k_prompt.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    data = json.loads(proc.stdout)
+    assert data["method"] == "llmlingua"
+    assert 510 <= data["compressed_tokens"] <= 690
+    assert data["seconds"] > 0
+
+
+def test_wrong_method_for_model() -> None:
+    proc = run("compress", "-", "--method", "llmlingua2", stdin=b"a prompt with some words in it")
+    assert proc.returncode == 1
+    assert "token-classification" in one_line_error(proc)
