@@ -62,33 +62,61 @@ def ours_char_mask(prompt: EvalPrompt, result: Any) -> np.ndarray:
     return mask[offset : offset + len(region)]
 
 
-def reference_char_mask(prompt: EvalPrompt, output: str, used: list[int], tokenizer: Any) -> np.ndarray:
-    """Recover which characters the reference kept from its decoded output.
+class ReferenceKeepRecorder:
+    """Which token positions the reference keeps, read off its own calls (plain mode).
 
-    Its compressed contexts are the kept token ids of the kept contexts (joined by SEP) decoded;
-    matching the output greedily against those tokens' pieces gives the keep mask.
+    Its output is decoded text, and matching that back to tokens is ambiguous (a lone space
+    token or the space inside " points"?). Instead, wrap the two methods that decide: at the
+    start of the token-level pass every position is alive; each ``get_compressed_input`` call
+    keeps the positions whose loss beats the threshold inside the current window, exactly
+    the mask the reference builds there, so the surviving positions can be followed through.
     """
+
+    def __init__(self, inner: Any) -> None:
+        self.positions: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.count = 0
+        iterate, cut = inner.iterative_compress_prompt, inner.get_compressed_input
+
+        def iterative(context: list[str], *args: Any, **kwargs: Any) -> Any:
+            ids = inner.tokenizer("\n\n".join(context), add_special_tokens=False).input_ids
+            self.count = len(ids)
+            self.positions = np.arange(len(ids))
+            return iterate(context, *args, **kwargs)
+
+        def compressed_input(loss: Any, input_ids: Any, attention_mask: Any, end: int = 200,
+                             iterative_size: int = 200, threshold: float = 0.5, keep_flag: Any = None,
+                             *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("self_loss") is not None or keep_flag is not None:
+                raise NotImplementedError("the recorder follows plain mode only")
+            above = np.concatenate([(loss > threshold).cpu().numpy(), [True]])
+            above[end:] = True
+            above[: max(0, end - iterative_size)] = True
+            width = int(input_ids.shape[1])
+            above = np.concatenate([above, np.ones(max(0, width - above.shape[0]), dtype=bool)])[:width]
+            self.positions = self.positions[above]
+            return cut(loss, input_ids, attention_mask, end, iterative_size, threshold, keep_flag, *args, **kwargs)
+
+        inner.iterative_compress_prompt = iterative
+        inner.get_compressed_input = compressed_input
+
+    def keep_mask(self) -> np.ndarray:
+        mask = np.zeros(self.count, dtype=bool)
+        mask[self.positions] = True
+        return mask
+
+
+def reference_char_mask(prompt: EvalPrompt, used: list[int], keep: np.ndarray, tokenizer: Any) -> np.ndarray:
+    """Characters of the contexts region that the reference kept."""
     region, starts = context_region(prompt)
-    body = output
-    if prompt.instruction and body.startswith(prompt.instruction):
-        body = body[len(prompt.instruction) :].lstrip("\n")
-    if prompt.question and body.endswith(prompt.question):
-        body = body[: -len(prompt.question)].rstrip("\n")
     kept_text = SEP.join(prompt.contexts[i] for i in used)
     tokens = tokenize(tokenizer, kept_text)
-    keep = np.zeros(len(tokens), dtype=bool)
-    cursor = 0
-    for i in range(len(tokens)):
-        piece = tokens.piece(i)
-        if piece and body.startswith(piece, cursor):
-            keep[i] = True
-            cursor += len(piece)
+    assert len(tokens) == keep.shape[0], (len(tokens), keep.shape)
+    spans = tokens.kept_spans(keep)
     mask = np.zeros(len(region), dtype=bool)
-    # Map the kept text's characters back to the contexts' places in the full region.
     local = 0
     for i in used:
         length = len(prompt.contexts[i])
-        for s, e in tokens.kept_spans(keep):
+        for s, e in spans:
             a, b = max(s, local), min(e, local + length)
             if a < b:
                 mask[starts[i] + a - local : starts[i] + b - local] = True
@@ -113,11 +141,14 @@ def main() -> None:
         return res
 
     reference.inner.control_context_budget = recording_budget  # type: ignore[method-assign]
+    recorder = ReferenceKeepRecorder(reference.inner)
     ours = Compressor.load(str(model_dir), dtype=torch.bfloat16)
+    compat = IterativeSettings(reference_windows=True)
     variants = {
-        "reuse_kv": LLMLinguaOptions(),
-        "exact": LLMLinguaOptions(iterative=IterativeSettings(reuse_kv=False)),
-        "window_pool": LLMLinguaOptions(iterative=IterativeSettings(pool=ThresholdPool.WINDOW)),
+        "default": LLMLinguaOptions(),
+        "compat": LLMLinguaOptions(iterative=compat),
+        "compat_exact": LLMLinguaOptions(iterative=replace(compat, reuse_kv=False)),
+        "compat_window_pool": LLMLinguaOptions(iterative=replace(compat, pool=ThresholdPool.WINDOW)),
     }
     rows = []
     for name in args.prompts:
@@ -129,13 +160,14 @@ def main() -> None:
             ref = reference.compress_prompt(prompt.contexts, instruction=prompt.instruction, question=prompt.question,
                                             rate=rate)
             used = used_log[-1] if used_log else list(range(len(prompt.contexts)))
-            ref_words = words_kept(reference_char_mask(prompt, ref["compressed_prompt"], used, ours.lm.tokenizer), spans)
+            ref_mask = reference_char_mask(prompt, used, recorder.keep_mask(), ours.lm.tokenizer)
+            ref_words = words_kept(ref_mask, spans)
             row = {"prompt": name, "rate": rate, "words": len(spans), "ref_kept": ref_words.mean(),
                    "ref_tokens": ref["compressed_tokens"]}
             for label, options in variants.items():
                 result = ours.compress(
                     Prompt(tuple(prompt.contexts), prompt.instruction, prompt.question),
-                    rate=rate, method="llmlingua", exact_budget=False, options=replace(options),
+                    rate=rate, method="llmlingua", exact_budget=False, options=options,
                 )
                 our_words = words_kept(ours_char_mask(prompt, result), spans)
                 row[f"{label}_agree"] = float((our_words == ref_words).mean())

@@ -32,8 +32,17 @@ Progress = Callable[[int, int], None]
 
 
 class ThresholdPool(enum.Enum):
-    """Which scores a window's keep threshold is a quantile of."""
+    """Which scores a window's keep threshold is a quantile of.
 
+    The reference takes the quantile over every loss it holds: the kept tokens so far, the
+    window, and the rest of the text as scored by an extra full forward pass at the start.
+    ``KEPT_WINDOW_REST`` gets close without that pass by letting the window's scores stand in
+    for the rest of the text (weighted by its length); ``KEPT_AND_WINDOW`` leaves the rest
+    out (later windows keep less and less); ``WINDOW`` uses the window alone, the paper's
+    per-segment threshold.
+    """
+
+    KEPT_WINDOW_REST = "kept_window_rest"
     KEPT_AND_WINDOW = "kept_and_window"
     WINDOW = "window"
 
@@ -42,8 +51,22 @@ class ThresholdPool(enum.Enum):
 class IterativeSettings:
     window: int = 200
     reuse_kv: bool = True
-    pool: ThresholdPool = ThresholdPool.KEPT_AND_WINDOW
+    pool: ThresholdPool = ThresholdPool.KEPT_WINDOW_REST
     sink_tokens: int = 10  # cache entries never evicted when the context window fills up
+    # The reference compresses only full windows: the tail after the last one stays whole,
+    # and a text shorter than a window has only its last (window - n) tokens compressed.
+    # Useful to compare with it; off by default, since users want the whole text compressed.
+    reference_windows: bool = False
+
+
+def reference_window_forced(count: int, window: int) -> BoolArray:
+    """The tokens the reference's window loop never gets to compress."""
+    forced = np.zeros(count, dtype=bool)
+    if count < window:
+        forced[: max(0, 2 * count - window)] = True
+    else:
+        forced[(count // window) * window :] = True
+    return forced
 
 
 class _Stream:
@@ -74,7 +97,10 @@ class _Stream:
             use_cache=True,
         )
         offset = self.pending.shape[0]
-        logits = output.logits[0, offset : offset + window.shape[0] - 1].float()
+        # Cross-entropy straight on the model's dtype, as the reference computes it: the same
+        # rounding (bf16 losses tie often) keeps the thresholds comparable, and it skips a
+        # float copy of 200 x vocabulary logits per window.
+        logits = output.logits[0, offset : offset + window.shape[0] - 1]
         self._base, self._offset = base, offset
         return torch.nn.functional.cross_entropy(logits, window[1:], reduction="none")
 
@@ -87,19 +113,25 @@ class _Stream:
             self.pending = self.pending[:0]
         else:
             self.cache.truncate(window_start)
-            self._kept_tokens = kept
             self.pending = self._window_tokens[kept]
 
     def remember(self, window: torch.Tensor) -> None:
         self._window_tokens = window
 
 
-def _quantile_threshold(pool: FloatArray, ratio: float) -> float:
-    """The score a token must exceed to be among the top ``ratio`` of ``pool``."""
-    if ratio >= 1.0 or pool.size == 0:
+def _quantile_threshold(values: FloatArray, weights: FloatArray, ratio: float) -> float:
+    """The score a token must exceed to be among the top ``ratio`` of the (weighted) pool.
+
+    With unit weights this is the reference's rule: the value at index ``int(n * ratio) - 1``
+    of the scores sorted in descending order.
+    """
+    if ratio >= 1.0 or values.size == 0:
         return float("-inf")
-    k = max(0, min(pool.size - 1, int(pool.size * ratio) - 1))
-    return float(-np.partition(-pool, k)[k])
+    total = float(weights.sum())
+    k = max(0, min(int(np.ceil(total)) - 1, int(total * ratio) - 1))
+    order = np.argsort(-values, kind="stable")
+    reached = np.searchsorted(np.cumsum(weights[order]), k + 1 - 1e-9)
+    return float(values[order[min(int(reached), order.size - 1)]])
 
 
 def compress_tokens(
@@ -127,6 +159,8 @@ def compress_tokens(
     scores = np.full(count, np.inf)
     if count < 2:
         return keep, scores
+    if settings.reference_windows:
+        forced = forced | reference_window_forced(count, settings.window)
     tokens = torch.as_tensor(ids, dtype=torch.long, device=device)
     empty = tokens[:0]
     plain = _Stream(model, empty, settings.reuse_kv, max_positions, settings.sink_tokens)
@@ -150,7 +184,8 @@ def compress_tokens(
         if window_scores.shape[0] < end - start:
             window_scores = np.concatenate((window_scores, [np.inf]))
         scores[start:end] = window_scores
-        window_keep = _window_keep(window_scores, ratio[start:end], pool_parts, settings.pool)
+        rest = count - end  # tokens after this window, not scored yet
+        window_keep = _window_keep(window_scores, ratio[start:end], pool_parts, settings.pool, rest)
         window_keep |= forced[start:end]
         if lookahead == end:  # the text's last token is always kept, as in the reference
             window_keep[-1] = True
@@ -166,17 +201,23 @@ def compress_tokens(
 
 
 def _window_keep(
-    window_scores: FloatArray, window_ratio: FloatArray, pool_parts: list[FloatArray], pool_kind: ThresholdPool
+    window_scores: FloatArray,
+    window_ratio: FloatArray,
+    pool_parts: list[FloatArray],
+    pool_kind: ThresholdPool,
+    rest: int,
 ) -> BoolArray:
     finite = window_scores[np.isfinite(window_scores)]
-    if pool_kind is ThresholdPool.KEPT_AND_WINDOW and pool_parts:
-        pool = np.concatenate([*pool_parts, finite])
-    else:
-        pool = finite
+    window_weight = 1.0
+    if pool_kind is ThresholdPool.KEPT_WINDOW_REST and finite.size:
+        window_weight += rest / finite.size
+    kept = np.concatenate(pool_parts) if pool_parts and pool_kind is not ThresholdPool.WINDOW else np.zeros(0)
+    values = np.concatenate([kept, finite])
+    weights = np.concatenate([np.ones(kept.size), np.full(finite.size, window_weight)])
     keep = np.zeros(window_scores.shape[0], dtype=bool)
     for value in np.unique(window_ratio):
         members = window_ratio == value
-        threshold = _quantile_threshold(pool, float(value))
+        threshold = _quantile_threshold(values, weights, float(value))
         keep[members] = window_scores[members] > threshold
     return keep
 

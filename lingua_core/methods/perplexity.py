@@ -26,13 +26,13 @@ def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torc
     head = model.get_output_embeddings()
     body = getattr(model, "model", None)
     if head is None or body is None:
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
         return torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
     hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
     targets = ids[:, 1:]
     parts = []
     for start in range(0, hidden.shape[1], LOGIT_CHUNK):
-        logits = head(hidden[:, start : start + LOGIT_CHUNK]).float()
+        logits = head(hidden[:, start : start + LOGIT_CHUNK])
         parts.append(
             torch.nn.functional.cross_entropy(
                 logits.transpose(1, 2), targets[:, start : start + LOGIT_CHUNK], reduction="none"
@@ -105,4 +105,6 @@ def _score_batch(
     for row, index in enumerate(batch):
         row_losses = losses[row][valid[row]][scored_from[index] :]
         if row_losses.numel():
+            # Averaged in the model's dtype, as the reference does: its rounding decides ties
+            # between near-equal contexts, and ties are broken by position.
             result[index] = float(row_losses.mean())
