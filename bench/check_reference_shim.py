@@ -74,8 +74,10 @@ def main() -> None:
     diff[half - 1] = 0
     print(f"chunked vs one-shot: max |diff| {diff.max().item():.2e}, mean {diff.mean().item():.2e} ({args.dtype})")
     assert diff.max().item() <= CHUNK_TOL[args.dtype]
-    print(f"forward calls counted: {ref.stats.calls}, tokens fed {ref.stats.tokens_fed}, "
-          f"cached attended {ref.stats.cached_tokens}")
+    print(
+        f"forward calls counted: {ref.stats.calls}, tokens fed {ref.stats.tokens_fed}, "
+        f"cached attended {ref.stats.cached_tokens}"
+    )
     print("OK")
 
 

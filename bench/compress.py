@@ -60,10 +60,14 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
         kwargs: dict[str, Any] = dict(LONG_SETTINGS) if question_aware else {}
 
         def compress() -> dict[str, Any]:
-            out = ref.compress_prompt(prompt.contexts, instruction=prompt.instruction, question=prompt.question,
-                                      rate=rate, **kwargs)
-            return {"compressed_tokens": out["compressed_tokens"], "origin_tokens": out["origin_tokens"],
-                    "text": out["compressed_prompt"]}
+            out = ref.compress_prompt(
+                prompt.contexts, instruction=prompt.instruction, question=prompt.question, rate=rate, **kwargs
+            )
+            return {
+                "compressed_tokens": out["compressed_tokens"],
+                "origin_tokens": out["origin_tokens"],
+                "text": out["compressed_prompt"],
+            }
     elif side == "lingua":
         from lingua_core import Compressor, LLMLinguaOptions, Prompt, Reorder
 
@@ -73,11 +77,17 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
 
         def compress() -> dict[str, Any]:
             result = compressor.compress(
-                structured, rate=rate, method="longllmlingua" if question_aware else "llmlingua",
-                encoding="cl100k_base", options=options,
+                structured,
+                rate=rate,
+                method="longllmlingua" if question_aware else "llmlingua",
+                encoding="cl100k_base",
+                options=options,
             )
-            return {"compressed_tokens": result.compressed_tokens, "origin_tokens": result.origin_tokens,
-                    "text": result.compressed_text}
+            return {
+                "compressed_tokens": result.compressed_tokens,
+                "origin_tokens": result.origin_tokens,
+                "text": result.compressed_text,
+            }
     else:  # the floor: one forward over the prompt's tokens, in context-window-sized calls
         from lingua_core.models import load_model
 
@@ -98,8 +108,13 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
         times.append(time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     answer_kept = bool(prompt.answer) and prompt.answer in out["text"]
-    return {"seconds": min(times), "peak_rss_mb": peak_mb, "compressed_tokens": out["compressed_tokens"],
-            "origin_tokens": out["origin_tokens"], "answer_kept": answer_kept}
+    return {
+        "seconds": min(times),
+        "peak_rss_mb": peak_mb,
+        "compressed_tokens": out["compressed_tokens"],
+        "origin_tokens": out["origin_tokens"],
+        "answer_kept": answer_kept,
+    }
 
 
 def child(side: str, prompt_name: str, mode: str, rate: float, dtype: str, repeats: int) -> dict[str, Any]:
@@ -122,10 +137,25 @@ def main() -> None:
     parser.add_argument("--prompts", nargs="+", default=["gsm8k", "rag10k"])
     parser.add_argument("--modes", nargs="+", default=["plain", "question-aware"])
     args = parser.parse_args()
-    print(f"rate {args.rate}, {args.dtype}, min of {args.repeats} runs after a warm-up; seconds exclude model loading",
-          file=sys.stderr)
-    header = ("prompt", "mode", "LM tokens", "bare fwd s", "reference s", "lingua s", "lingua/ref", "lingua/bare",
-              "ref RSS MB", "lingua RSS MB", "ref tokens", "lingua tokens", "answer kept ref/lingua")
+    print(
+        f"rate {args.rate}, {args.dtype}, min of {args.repeats} runs after a warm-up; seconds exclude model loading",
+        file=sys.stderr,
+    )
+    header = (
+        "prompt",
+        "mode",
+        "LM tokens",
+        "bare fwd s",
+        "reference s",
+        "lingua s",
+        "lingua/ref",
+        "lingua/bare",
+        "ref RSS MB",
+        "lingua RSS MB",
+        "ref tokens",
+        "lingua tokens",
+        "answer kept ref/lingua",
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for prompt_name in args.prompts:
         bare = child("bare", prompt_name, "plain", args.rate, args.dtype, args.repeats)
@@ -133,10 +163,19 @@ def main() -> None:
             ref = child("reference", prompt_name, mode, args.rate, args.dtype, args.repeats)
             ours = child("lingua", prompt_name, mode, args.rate, args.dtype, args.repeats)
             cells = (
-                prompt_name, mode, bare["origin_tokens"], f"{bare['seconds']:.2f}", f"{ref['seconds']:.2f}",
-                f"{ours['seconds']:.2f}", f"{ours['seconds'] / ref['seconds']:.2f}",
-                f"{ours['seconds'] / bare['seconds']:.2f}", f"{ref['peak_rss_mb']:.0f}", f"{ours['peak_rss_mb']:.0f}",
-                ref["compressed_tokens"], ours["compressed_tokens"], f"{ref['answer_kept']}/{ours['answer_kept']}",
+                prompt_name,
+                mode,
+                bare["origin_tokens"],
+                f"{bare['seconds']:.2f}",
+                f"{ref['seconds']:.2f}",
+                f"{ours['seconds']:.2f}",
+                f"{ours['seconds'] / ref['seconds']:.2f}",
+                f"{ours['seconds'] / bare['seconds']:.2f}",
+                f"{ref['peak_rss_mb']:.0f}",
+                f"{ours['peak_rss_mb']:.0f}",
+                ref["compressed_tokens"],
+                ours["compressed_tokens"],
+                f"{ref['answer_kept']}/{ours['answer_kept']}",
             )
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
             print(lines[-1], file=sys.stderr)

@@ -95,8 +95,7 @@ def _kv_contexts(records: list[list[str]]) -> list[str]:
     """
     last = len(records) - 1
     return [
-        ("{" if i == 0 else " ") + f'"{k}": "{v}"' + ("," if i != last else "}")
-        for i, (k, v) in enumerate(records)
+        ("{" if i == 0 else " ") + f'"{k}": "{v}"' + ("," if i != last else "}") for i, (k, v) in enumerate(records)
     ]
 
 

@@ -23,12 +23,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import EvalPrompt, load_prompt  # noqa: E402
-from bench.reference import load_reference  # noqa: E402
-from lingua_core import Compressor, LLMLinguaOptions, Prompt  # noqa: E402
-from lingua_core.embedded import embedded_model_dir  # noqa: E402
-from lingua_core.methods.iterative import IterativeSettings, ThresholdPool  # noqa: E402
-from lingua_core.pieces import tokenize  # noqa: E402
+from bench.data import EvalPrompt, load_prompt
+from bench.reference import load_reference
+from lingua_core import Compressor, LLMLinguaOptions, Prompt
+from lingua_core.embedded import embedded_model_dir
+from lingua_core.methods.iterative import IterativeSettings, ThresholdPool
+from lingua_core.pieces import tokenize
 
 SEP = "\n\n"
 DEFAULT_PROMPTS = ["gsm8k", "bbh/date_understanding", "bbh/object_counting", "bbh/penguins_in_a_table", "kv75"]
@@ -83,9 +83,17 @@ class ReferenceKeepRecorder:
             self.positions = np.arange(len(ids))
             return iterate(context, *args, **kwargs)
 
-        def compressed_input(loss: Any, input_ids: Any, attention_mask: Any, end: int = 200,
-                             iterative_size: int = 200, threshold: float = 0.5, keep_flag: Any = None,
-                             *args: Any, **kwargs: Any) -> Any:
+        def compressed_input(
+            loss: Any,
+            input_ids: Any,
+            attention_mask: Any,
+            end: int = 200,
+            iterative_size: int = 200,
+            threshold: float = 0.5,
+            keep_flag: Any = None,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
             if kwargs.get("self_loss") is not None or keep_flag is not None:
                 raise NotImplementedError("the recorder follows plain mode only")
             above = np.concatenate([(loss > threshold).cpu().numpy(), [True]])
@@ -157,17 +165,26 @@ def main() -> None:
         spans = word_spans(region)
         for rate in args.rates:
             used_log.clear()
-            ref = reference.compress_prompt(prompt.contexts, instruction=prompt.instruction, question=prompt.question,
-                                            rate=rate)
+            ref = reference.compress_prompt(
+                prompt.contexts, instruction=prompt.instruction, question=prompt.question, rate=rate
+            )
             used = used_log[-1] if used_log else list(range(len(prompt.contexts)))
             ref_mask = reference_char_mask(prompt, used, recorder.keep_mask(), ours.lm.tokenizer)
             ref_words = words_kept(ref_mask, spans)
-            row = {"prompt": name, "rate": rate, "words": len(spans), "ref_kept": ref_words.mean(),
-                   "ref_tokens": ref["compressed_tokens"]}
+            row = {
+                "prompt": name,
+                "rate": rate,
+                "words": len(spans),
+                "ref_kept": ref_words.mean(),
+                "ref_tokens": ref["compressed_tokens"],
+            }
             for label, options in variants.items():
                 result = ours.compress(
                     Prompt(tuple(prompt.contexts), prompt.instruction, prompt.question),
-                    rate=rate, method="llmlingua", exact_budget=False, options=options,
+                    rate=rate,
+                    method="llmlingua",
+                    exact_budget=False,
+                    options=options,
                 )
                 our_words = words_kept(ours_char_mask(prompt, result), spans)
                 row[f"{label}_agree"] = float((our_words == ref_words).mean())
@@ -183,7 +200,8 @@ def main() -> None:
     for variant in variants:
         weights = np.array([r["words"] for r in rows], dtype=float)
         agree = np.array([r[f"{variant}_agree"] for r in rows])
-        print(f"{variant}: word agreement {float((agree * weights).sum() / weights.sum()):.3%} over {int(weights.sum())} words")
+        share = float((agree * weights).sum() / weights.sum())
+        print(f"{variant}: word agreement {share:.3%} over {int(weights.sum())} words")
 
 
 if __name__ == "__main__":

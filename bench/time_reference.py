@@ -31,8 +31,9 @@ def _summary(samples: list[float]) -> dict[str, float]:
     return {"min": round(min(samples), 3), "median": round(statistics.median(samples), 3)}
 
 
-def time_dtype(model_dir: str, dtype_name: str, prompt_name: str, rate: float, repeats: int,
-               question_aware: bool) -> dict[str, Any]:
+def time_dtype(
+    model_dir: str, dtype_name: str, prompt_name: str, rate: float, repeats: int, question_aware: bool
+) -> dict[str, Any]:
     """Reference compress_prompt vs a bare forward of the whole prompt, for one dtype."""
     ref = load_reference(model_dir, dtype=DTYPES[dtype_name])
     prompt = load_prompt(prompt_name)
@@ -78,11 +79,20 @@ def main() -> None:
     ap.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["bf16", "fp32"])
     args = ap.parse_args()
     results = [
-        time_dtype(args.model_dir, d, args.prompt, args.rate, args.repeats, args.question_aware)
-        for d in args.dtypes
+        time_dtype(args.model_dir, d, args.prompt, args.rate, args.repeats, args.question_aware) for d in args.dtypes
     ]
-    print(json.dumps({"prompt": args.prompt, "rate": args.rate, "question_aware": args.question_aware,
-                      "torch_threads": torch.get_num_threads(), "results": results}, indent=1))
+    print(
+        json.dumps(
+            {
+                "prompt": args.prompt,
+                "rate": args.rate,
+                "question_aware": args.question_aware,
+                "torch_threads": torch.get_num_threads(),
+                "results": results,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ class Compressor:
         method = Method(method)
         if self.lm.kind is ModelKind.TOKEN_CLASSIFIER:
             if method not in (Method.AUTO, Method.LLMLINGUA2):
-                raise ModelError(f"{self.lm.name} is a token classifier: it can only run llmlingua2, not {method.value}.")
+                raise ModelError(
+                    f"{self.lm.name} is a token classifier: it can only run llmlingua2, not {method.value}."
+                )
             return Method.LLMLINGUA2
         if method is Method.LLMLINGUA2:
             raise ModelError(f"{self.lm.name} is a causal LM: llmlingua2 needs a token-classification model.")
@@ -119,7 +121,9 @@ class Compressor:
         if isinstance(prompt, str):
             prompt = Prompt.from_text(prompt, instruction=instruction, question=question)
         elif instruction or question:
-            prompt = replace(prompt, instruction=instruction or prompt.instruction, question=question or prompt.question)
+            prompt = replace(
+                prompt, instruction=instruction or prompt.instruction, question=question or prompt.question
+            )
         if rate is None and target_tokens is None:
             rate = 0.5
         validate_budget(rate, target_tokens)
@@ -226,8 +230,11 @@ def _kept_spans(prompt: Prompt, outcome: ContextCompression, keep: np.ndarray) -
     part_offsets: dict[str, int] = {}
     position = 0
     spans: list[tuple[int, int]] = []
-    for label, part in (("instruction", prompt.instruction), *((f"c{i}", c) for i, c in enumerate(prompt.contexts)),
-                        ("question", prompt.question)):
+    for label, part in (
+        ("instruction", prompt.instruction),
+        *((f"c{i}", c) for i, c in enumerate(prompt.contexts)),
+        ("question", prompt.question),
+    ):
         if part:
             part_offsets[label] = position
             position += len(part) + len(SEPARATOR)
@@ -239,8 +246,10 @@ def _kept_spans(prompt: Prompt, outcome: ContextCompression, keep: np.ndarray) -
         if label not in part_offsets:
             continue
         begin = outcome.context_starts[k] if k < len(outcome.context_starts) else len(outcome.tokens.text)
-        finish = outcome.context_starts[k + 1] - len(SEPARATOR) if k + 1 < len(outcome.context_starts) else len(
-            outcome.tokens.text
+        finish = (
+            outcome.context_starts[k + 1] - len(SEPARATOR)
+            if k + 1 < len(outcome.context_starts)
+            else len(outcome.tokens.text)
         )
         shift = part_offsets[label] - begin
         for start, end in token_spans:

@@ -55,11 +55,16 @@ def _build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--rate", type=_rate, help="share of tokens to keep (default 0.5)")
     budget.add_argument("--target-tokens", type=_positive_int, help="size to fit, in the target encoding's tokens")
     compress.add_argument(
-        "--method", choices=["auto", "llmlingua", "longllmlingua", "llmlingua2"], default="auto",
+        "--method",
+        choices=["auto", "llmlingua", "longllmlingua", "llmlingua2"],
+        default="auto",
         help="auto: from the model's architecture, question-aware when a question is given",
     )
-    compress.add_argument("--model", default=os.environ.get("LINGUA_MODEL", "embedded"),
-                          help="'embedded', a local folder, a .gguf file or a hub id (default: embedded)")
+    compress.add_argument(
+        "--model",
+        default=os.environ.get("LINGUA_MODEL", "embedded"),
+        help="'embedded', a local folder, a .gguf file or a hub id (default: embedded)",
+    )
     compress.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     compress.add_argument("--dtype", default="auto", help="auto, bf16, fp16 or fp32")
     compress.add_argument("--question", default="", help="the question the prompt must answer (kept whole)")
@@ -67,8 +72,9 @@ def _build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--compress-instruction", action="store_true", help="compress the instruction too")
     compress.add_argument("--encoding", default="o200k_base", help="target tokenizer for budgets and counts")
     compress.add_argument("--no-code-blocks", action="store_true", help="let fenced code blocks be compressed")
-    compress.add_argument("--preserve", action="append", default=[], metavar="REGEX",
-                          help="protect text matching REGEX (repeatable)")
+    compress.add_argument(
+        "--preserve", action="append", default=[], metavar="REGEX", help="protect text matching REGEX (repeatable)"
+    )
     compress.add_argument("--json", action="store_true", help="print one JSON object")
     compress.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -133,10 +139,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.protect import ProtectOptions
 
     text = _read_input(args.file)
-    if args.file.endswith(".json"):
-        prompt = Prompt.from_json(text)
-    else:
-        prompt = Prompt.from_text(text)
+    prompt = Prompt.from_json(text) if args.file.endswith(".json") else Prompt.from_text(text)
     if args.instruction:
         prompt = Prompt(prompt.contexts, args.instruction, prompt.question)
     if args.question:
@@ -212,7 +215,9 @@ def _print_human(command: str, data: dict[str, Any]) -> None:
             file=sys.stderr,
         )
     elif command == "count":
-        print(f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}")
+        print(
+            f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}"
+        )
     else:
         print(f"embedded model ready at {data['model_dir']}")
 
@@ -233,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(exc), EXIT_ERROR)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - the CLI's promise is one line, never a traceback
+    except Exception as exc:
         if os.environ.get("LINGUA_DEBUG"):
             raise
         _fail(f"{type(exc).__name__}: {exc}", EXIT_ERROR)

@@ -122,7 +122,10 @@ def model_kind(config: Any) -> ModelKind:
         return ModelKind.CAUSAL_LM
     # No architectures recorded (some hand-made configs): fall back on the model type's
     # registration in transformers' auto classes, still independent of the name.
-    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES,
+    )
 
     model_type = getattr(config, "model_type", None)
     if architectures == [] and model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and getattr(config, "is_decoder", True):
@@ -211,7 +214,7 @@ def load_model(
         raise ModelError(f"Cannot load model {spec!r}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"Model {spec!r} has no fast tokenizer (tokenizer.json); Lingua needs character offsets.")
-    model.to(torch_device)
+    model = model.to(torch_device)  # type: ignore[arg-type]
     model.eval()
     max_positions = int(
         getattr(config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048) or 2048
@@ -252,7 +255,7 @@ def convert_gguf(gguf_path: Path, target: Path | None = None) -> Path:
     # are plain bf16 tensors by now, so forget it.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - the attribute is typed as never None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:

@@ -36,7 +36,9 @@ class Prompt:
         except json.JSONDecodeError as exc:
             raise InputError(f"Invalid JSON prompt: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
         if not isinstance(data, dict):
-            raise InputError('A JSON prompt must be an object: {"instruction": ..., "context": [...], "question": ...}.')
+            raise InputError(
+                'A JSON prompt must be an object: {"instruction": ..., "context": [...], "question": ...}.'
+            )
         unknown = set(data) - {"instruction", "context", "contexts", "question"}
         if unknown:
             raise InputError(f"Unknown key(s) in JSON prompt: {', '.join(sorted(unknown))}.")

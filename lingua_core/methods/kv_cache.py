@@ -20,8 +20,26 @@ import torch
 
 # Architectures whose attention applies full-width rotate-half RoPE to keys stored in the cache.
 ROTARY_MODEL_TYPES = frozenset(
-    {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "olmo", "olmo2",
-     "granite", "smollm3", "cohere", "starcoder2", "helium", "glm", "exaone"}
+    {
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen2_moe",
+        "qwen3",
+        "qwen3_moe",
+        "gemma",
+        "gemma2",
+        "olmo",
+        "olmo2",
+        "granite",
+        "smollm3",
+        "cohere",
+        "starcoder2",
+        "helium",
+        "glm",
+        "exaone",
+    }
 )
 
 
@@ -56,6 +74,10 @@ class CompressedCache:
         rotary = model.model.rotary_emb if self.rerotate else None
         self._inv_freq = rotary.inv_freq.float() if rotary is not None else None
 
+    def _layers(self) -> list[Any]:
+        """Per-layer caches; only the attention layers' ``keys``/``values`` are touched."""
+        return list(self.cache.layers)
+
     def __len__(self) -> int:
         return int(self.cache.get_seq_length())
 
@@ -76,7 +98,7 @@ class CompressedCache:
         """
         new_positions = torch.arange(kept.shape[0], device=kept.device)
         shift = new_positions - kept  # <= 0: kept tokens move left over the dropped ones
-        for layer in self.cache.layers:
+        for layer in self._layers():
             keys, values = layer.keys, layer.values
             window_keys = keys[:, :, base + kept, :]
             if bool((shift != 0).any()):
@@ -85,7 +107,7 @@ class CompressedCache:
             layer.values = torch.cat((values[:, :, :base, :], values[:, :, base + kept, :]), dim=-2)
 
     def truncate(self, length: int) -> None:
-        for layer in self.cache.layers:
+        for layer in self._layers():
             layer.keys = layer.keys[:, :, :length, :]
             layer.values = layer.values[:, :, :length, :]
 
@@ -96,7 +118,7 @@ class CompressedCache:
         """
         if count <= 0:
             return
-        for layer in self.cache.layers:
+        for layer in self._layers():
             keys, values = layer.keys, layer.values
             tail = keys[:, :, sink + count :, :]
             if self.rerotate and tail.shape[2]:

@@ -234,7 +234,9 @@ def compress_contexts(
     lengths = [lm_length(lm.tokenizer, c) + 2 for c, _ in kept]
     base_ratio = budget.target / (sum(lengths) + 1) if lengths else 1.0
     base_ratio = min(1.0, max(0.0, base_ratio))
-    ratio, forced = _token_ratios(tokens, starts, base_ratio, [o for _, o in kept], rate if rate is not None else base_ratio)
+    ratio, forced = _token_ratios(
+        tokens, starts, base_ratio, [o for _, o in kept], rate if rate is not None else base_ratio
+    )
     forced |= span_mask(tokens, _protected(text, options.protect))
     if not options.use_token_filter:
         keep = np.ones(len(tokens), dtype=bool)

@@ -15,7 +15,9 @@ from lingua_core.tokens import count_tokens
 LINGUA = [sys.executable, "-m", "lingua_core.cli"]
 
 
-def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [*LINGUA, *args], input=stdin, capture_output=True, timeout=300, env={**os.environ, **(env or {})}, check=False
     )
@@ -136,7 +138,9 @@ def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str) -> N
 
 
 def test_compress_text_target_tokens(gsm8k_prompt: str) -> None:
-    proc = run("compress", "-", "--target-tokens", "600", "--method", "llmlingua", "--json", stdin=gsm8k_prompt.encode())
+    proc = run(
+        "compress", "-", "--target-tokens", "600", "--method", "llmlingua", "--json", stdin=gsm8k_prompt.encode()
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     data = json.loads(proc.stdout)
     assert data["method"] == "llmlingua"

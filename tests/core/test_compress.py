@@ -81,7 +81,7 @@ def test_real_prompt_files_keep_every_placeholder(compressor: Compressor, path: 
 
 def test_code_blocks_kept_by_default_and_compressible_on_request(compressor: Compressor) -> None:
     code = "```python\ndef add(a, b):\n    return a + b\n```"
-    text = ("Here is some background that goes on for a while and is not very important at all. " * 12) + code
+    text = ("Here is some background that goes on for a while and is not very important at all. " * 12) + "\n\n" + code
     kept = compressor.compress(text, rate=0.3)
     assert code in kept.compressed_text
     from lingua_core import LLMLinguaOptions, ProtectOptions

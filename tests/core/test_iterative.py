@@ -56,7 +56,7 @@ def test_one_layer_reuse_is_exact(tmp_path: Path) -> None:
 def test_deeper_reuse_is_close_and_keeps_about_the_ratio(tmp_path: Path) -> None:
     model_dir = tiny_llama(tmp_path / "three", layers=3)
     _, keep_fast, scores_fast = _run(model_dir, reuse=True)
-    _, keep_exact, scores_exact = _run(model_dir, reuse=False)
+    _, _keep_exact, scores_exact = _run(model_dir, reuse=False)
     finite = np.isfinite(scores_fast) & np.isfinite(scores_exact)
     assert np.corrcoef(scores_fast[finite], scores_exact[finite])[0, 1] > 0.9
     # Each window keeps the top half of its own scores (less one: the threshold is exclusive).
@@ -95,7 +95,12 @@ def test_cancel_between_windows(tmp_path: Path) -> None:
 
     with pytest.raises(CompressionCancelled):
         compress_tokens(
-            lm.model, tokens.ids, np.full(len(tokens), 0.5), np.zeros(len(tokens), dtype=bool),
-            device=lm.device, max_positions=lm.max_positions, settings=IterativeSettings(window=20),
+            lm.model,
+            tokens.ids,
+            np.full(len(tokens), 0.5),
+            np.zeros(len(tokens), dtype=bool),
+            device=lm.device,
+            max_positions=lm.max_positions,
+            settings=IterativeSettings(window=20),
             cancelled=cancelled,
         )
