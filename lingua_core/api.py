@@ -20,9 +20,10 @@ import numpy as np
 from lingua_core.errors import InputError, ModelError
 from lingua_core.methods.iterative import Progress
 from lingua_core.methods.llmlingua import ContextCompression, LLMLinguaOptions, compress_contexts
+from lingua_core.methods.llmlingua2 import LLMLingua2Options, LLMLingua2Outcome, compress_llmlingua2
 from lingua_core.models import EMBEDDED, LoadedModel, ModelKind, load_model
 from lingua_core.prompt import SEPARATOR, Prompt
-from lingua_core.result import CompressionResult
+from lingua_core.result import CompressionResult, WordScore
 from lingua_core.tokens import count_tokens
 
 MAX_CHARS = 1_000_000  # beyond this a compression would take minutes; the caller should split the prompt
@@ -107,7 +108,7 @@ class Compressor:
         instruction: str = "",
         question: str = "",
         encoding: str = "o200k_base",
-        options: LLMLinguaOptions | None = None,
+        options: LLMLinguaOptions | LLMLingua2Options | None = None,
         exact_budget: bool = True,
         progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None,
@@ -129,11 +130,15 @@ class Compressor:
         validate_budget(rate, target_tokens)
         validate_prompt(prompt)
         chosen = self.resolve_method(method, prompt.question)
-        options = options or LLMLinguaOptions()
+        if chosen is Method.LLMLINGUA2:
+            if not isinstance(options, LLMLingua2Options):
+                protect = options.protect if options is not None else LLMLingua2Options().protect
+                options = LLMLingua2Options(protect=protect)
+            return self._compress_llmlingua2(prompt, rate, target_tokens, encoding, options, progress, cancelled)
+        if not isinstance(options, LLMLinguaOptions):
+            options = LLMLinguaOptions(protect=options.protect) if options is not None else LLMLinguaOptions()
         if chosen is Method.LONGLLMLINGUA and not options.question_aware:
             options = replace(options, question_aware=True)
-        if chosen is Method.LLMLINGUA2:
-            raise ModelError("LLMLingua-2 (token classification) is not available in this version yet.")
 
         original = prompt.text
         origin_tokens = count_tokens(original, encoding)
@@ -166,6 +171,62 @@ class Compressor:
             target_tokens=target,
             details={"kept_contexts": list(outcome.kept_contexts), "lm_tokens": len(outcome.tokens)},
         )
+
+    def _compress_llmlingua2(
+        self,
+        prompt: Prompt,
+        rate: float | None,
+        target_tokens: int | None,
+        encoding: str,
+        options: LLMLingua2Options,
+        progress: Progress | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> CompressionResult:
+        """Token classification: the instruction and question stay whole, the contexts share the budget."""
+        original = prompt.text
+        origin_tokens = count_tokens(original, encoding)
+        target = target_tokens if target_tokens is not None else max(1, round(origin_tokens * (rate or 1.0)))
+        compress_instruction = prompt.compress_instruction and bool(prompt.instruction)
+        contexts = [prompt.instruction, *prompt.contexts] if compress_instruction else list(prompt.contexts)
+        fixed = [p for p in (None if compress_instruction else prompt.instruction, prompt.question) if p]
+        fixed_tokens = sum(count_tokens(p + SEPARATOR, encoding) for p in fixed)
+        context_target = max(1, target - fixed_tokens)
+        with self._lock:
+            started = time.perf_counter()
+            outcome = compress_llmlingua2(
+                self.lm,
+                [c for c in contexts],
+                target_tokens=context_target,
+                encoding=encoding,
+                options=options,
+                progress=progress,
+                cancelled=cancelled,
+            )
+            seconds = time.perf_counter() - started
+        compressed = self._assemble_parts(prompt, compress_instruction, [t for t in outcome.texts if t.strip()])
+        spans, scores = _llmlingua2_spans(prompt, compress_instruction, outcome)
+        return CompressionResult(
+            compressed_text=compressed,
+            original_text=original,
+            origin_tokens=origin_tokens,
+            compressed_tokens=count_tokens(compressed, encoding),
+            encoding=encoding,
+            method=Method.LLMLINGUA2.value,
+            model=self.lm.name,
+            seconds=seconds,
+            kept_spans=tuple(spans),
+            target_tokens=target,
+            word_scores=tuple(scores) if outcome.word_scores is not None else None,
+            details={"kept_contexts": list(outcome.kept_contexts)},
+        )
+
+    @staticmethod
+    def _assemble_parts(prompt: Prompt, compress_instruction: bool, bodies: list[str]) -> str:
+        parts = [prompt.instruction] if prompt.instruction and not compress_instruction else []
+        parts.extend(bodies)
+        if prompt.question:
+            parts.append(prompt.question)
+        return SEPARATOR.join(parts)
 
     @staticmethod
     def _assemble(prompt: Prompt, outcome: ContextCompression, keep: np.ndarray) -> str:
@@ -223,6 +284,36 @@ def fit_budget(
         else:
             high = middle - 1
     return best
+
+
+def _part_offsets(prompt: Prompt) -> list[int]:
+    """Where each context starts in ``prompt.text``."""
+    position = len(prompt.instruction) + len(SEPARATOR) if prompt.instruction else 0
+    offsets = []
+    for context in prompt.contexts:
+        offsets.append(position)
+        if context:
+            position += len(context) + len(SEPARATOR)
+    return offsets
+
+
+def _llmlingua2_spans(
+    prompt: Prompt, compress_instruction: bool, outcome: LLMLingua2Outcome
+) -> tuple[list[tuple[int, int]], list[WordScore]]:
+    """Per-context spans and word scores moved to ``prompt.text`` coordinates."""
+    offsets = ([0] if compress_instruction else []) + _part_offsets(prompt)
+    spans: list[tuple[int, int]] = []
+    if prompt.instruction and not compress_instruction:
+        spans.append((0, len(prompt.instruction)))
+    scores: list[WordScore] = []
+    for index, offset in enumerate(offsets):
+        spans.extend((s + offset, e + offset) for s, e in outcome.kept_spans[index])
+        if outcome.word_scores is not None:
+            scores.extend(replace(w, start=w.start + offset, end=w.end + offset) for w in outcome.word_scores[index])
+    if prompt.question:
+        start = len(prompt.text) - len(prompt.question)
+        spans.append((start, len(prompt.text)))
+    return sorted(spans), scores
 
 
 def _kept_spans(prompt: Prompt, outcome: ContextCompression, keep: np.ndarray) -> list[tuple[int, int]]:

@@ -18,27 +18,33 @@ import torch
 FloatArray = npt.NDArray[np.float64]
 
 TOKENS_PER_BATCH = 4096
-LOGIT_CHUNK = 512  # positions whose vocabulary-wide logits exist at once (49k x 512 x 4 B = 100 MB)
+LOGIT_ROWS = 1024  # positions whose vocabulary-wide logits exist at once (1024 x 49k x 2 B = 100 MB)
 
 
 def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of tokens 1..n-1 of each row, without materialising all logits at once."""
+    """Cross-entropy of tokens 1..n-1 of each row; padded positions get 0.
+
+    Rows are right-padded, so under causal attention no real token ever sees the padding:
+    no attention mask is needed, which keeps the fast causal attention kernels. Logits are
+    computed only for real positions, a slice at a time, so memory stays flat.
+    """
+    targets = ids[:, 1:]
+    valid = mask[:, 1:].bool()
+    losses = torch.zeros(targets.shape, dtype=torch.float32, device=ids.device)
     head = model.get_output_embeddings()
     body = getattr(model, "model", None)
     if head is None or body is None:
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-    hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
-    targets = ids[:, 1:]
+        logits = model(input_ids=ids).logits[:, :-1]
+        full = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+        return torch.where(valid, full.float(), losses)
+    hidden = body(input_ids=ids).last_hidden_state[:, :-1][valid]
+    wanted = targets[valid]
     parts = []
-    for start in range(0, hidden.shape[1], LOGIT_CHUNK):
-        logits = head(hidden[:, start : start + LOGIT_CHUNK])
-        parts.append(
-            torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), targets[:, start : start + LOGIT_CHUNK], reduction="none"
-            )
-        )
-    return torch.cat(parts, dim=1)
+    for start in range(0, hidden.shape[0], LOGIT_ROWS):
+        logits = head(hidden[start : start + LOGIT_ROWS])
+        parts.append(torch.nn.functional.cross_entropy(logits, wanted[start : start + LOGIT_ROWS], reduction="none"))
+    losses[valid] = torch.cat(parts).float() if parts else losses[valid]
+    return losses
 
 
 def mean_losses(
@@ -107,4 +113,4 @@ def _score_batch(
         if row_losses.numel():
             # Averaged in the model's dtype, as the reference does: its rounding decides ties
             # between near-equal contexts, and ties are broken by position.
-            result[index] = float(row_losses.mean())
+            result[index] = float(row_losses.to(model.dtype).mean())

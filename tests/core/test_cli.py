@@ -152,3 +152,19 @@ def test_wrong_method_for_model() -> None:
     proc = run("compress", "-", "--method", "llmlingua2", stdin=b"a prompt with some words in it")
     assert proc.returncode == 1
     assert "token-classification" in one_line_error(proc)
+
+
+def test_token_classifier_model_runs_llmlingua2(tmp_path: Path, gsm8k_prompt: str) -> None:
+    from tests.core.test_llmlingua2 import _tiny_bert
+
+    model_dir = _tiny_bert(tmp_path / "renamed-classifier")
+    proc = run("compress", "-", "--model", str(model_dir), "--rate", "0.4", "--json", stdin=gsm8k_prompt.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    data = json.loads(proc.stdout)
+    assert data["method"] == "llmlingua2"  # chosen from the architecture, not the folder's name
+    assert abs(data["compressed_tokens"] - 0.4 * data["origin_tokens"]) <= 0.15 * 0.4 * data["origin_tokens"]
+    rebuilt = "".join(gsm8k_prompt[s:e] for s, e in data["kept_spans"])
+    assert rebuilt == data["compressed_prompt"]
+    proc = run("compress", "-", "--model", str(model_dir), "--method", "llmlingua", stdin=b"some words here")
+    assert proc.returncode == 1
+    assert "token classifier" in one_line_error(proc)
