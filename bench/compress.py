@@ -26,14 +26,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LONG_SETTINGS: dict[str, Any] = {
-    "rank_method": "longllmlingua",
-    "condition_in_question": "after_condition",
-    "condition_compare": True,
-    "reorder_context": "sort",
-    "dynamic_context_compression_ratio": 0.3,
-    "context_budget": "+100",
-}
 
 
 def _dtype(name: str) -> Any:
@@ -57,7 +49,9 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
         from bench.reference import load_reference
 
         ref = load_reference(model_dir, dtype=_dtype(dtype))
-        kwargs: dict[str, Any] = dict(LONG_SETTINGS) if question_aware else {}
+        from bench.run_reference import QUESTION_AWARE
+
+        kwargs: dict[str, Any] = dict(QUESTION_AWARE) if question_aware else {}
 
         def compress() -> dict[str, Any]:
             out = ref.compress_prompt(

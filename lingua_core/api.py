@@ -222,6 +222,7 @@ class Compressor:
 
     @staticmethod
     def _assemble_parts(prompt: Prompt, compress_instruction: bool, bodies: list[str]) -> str:
+        """Instruction (unless compressed with the contexts), compressed bodies, question."""
         parts = [prompt.instruction] if prompt.instruction and not compress_instruction else []
         parts.extend(bodies)
         if prompt.question:
@@ -230,15 +231,8 @@ class Compressor:
 
     @staticmethod
     def _assemble(prompt: Prompt, outcome: ContextCompression, keep: np.ndarray) -> str:
-        parts = []
-        if prompt.instruction and not prompt.compress_instruction:
-            parts.append(prompt.instruction)
         body = outcome.tokens.join(keep)
-        if body.strip():
-            parts.append(body)
-        if prompt.question:
-            parts.append(prompt.question)
-        return SEPARATOR.join(parts)
+        return Compressor._assemble_parts(prompt, prompt.compress_instruction, [body] if body.strip() else [])
 
 
 def fit_budget(
