@@ -9,6 +9,7 @@ on the model, token counting runs freely.
 from __future__ import annotations
 
 import enum
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.result import CompressionResult, WordScore
 from lingua_core.tokens import count_tokens
 
+_WORD_RE = re.compile(r"\S+")
 MAX_CHARS = 1_000_000  # beyond this a compression would take minutes; the caller should split the prompt
 BUDGET_TOLERANCE = 0.05
 
@@ -110,6 +112,7 @@ class Compressor:
         encoding: str = "o200k_base",
         options: LLMLinguaOptions | LLMLingua2Options | None = None,
         exact_budget: bool = True,
+        word_scores: bool = False,
         progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> CompressionResult:
@@ -117,7 +120,9 @@ class Compressor:
 
         With ``exact_budget`` the result lands within a few percent of the asked size in the
         target tokenizer; without it, the raw algorithm's choice stands, as the reference
-        implementation would return it.
+        implementation would return it. ``word_scores`` adds a keep score per word of the
+        original (an editor's heat view): the classifier's probability for LLMLingua-2, the
+        share of the word's characters kept for the causal methods.
         """
         if isinstance(prompt, str):
             prompt = Prompt.from_text(prompt, instruction=instruction, question=question)
@@ -134,6 +139,8 @@ class Compressor:
             if not isinstance(options, LLMLingua2Options):
                 protect = options.protect if options is not None else LLMLingua2Options().protect
                 options = LLMLingua2Options(protect=protect)
+            if word_scores and not options.return_word_scores:
+                options = replace(options, return_word_scores=True)
             return self._compress_llmlingua2(prompt, rate, target_tokens, encoding, options, progress, cancelled)
         if not isinstance(options, LLMLinguaOptions):
             options = LLMLinguaOptions(protect=options.protect) if options is not None else LLMLinguaOptions()
@@ -158,6 +165,7 @@ class Compressor:
                 keep = fit_budget(outcome, lambda k: self._assemble(prompt, outcome, k), target, encoding)
             seconds = time.perf_counter() - started
         compressed = self._assemble(prompt, outcome, keep)
+        spans = _kept_spans(prompt, outcome, keep)
         return CompressionResult(
             compressed_text=compressed,
             original_text=original,
@@ -167,8 +175,9 @@ class Compressor:
             method=chosen.value,
             model=self.lm.name,
             seconds=seconds,
-            kept_spans=tuple(_kept_spans(prompt, outcome, keep)),
+            kept_spans=tuple(spans),
             target_tokens=target,
+            word_scores=span_word_scores(original, spans) if word_scores else None,
             details={"kept_contexts": list(outcome.kept_contexts), "lm_tokens": len(outcome.tokens)},
         )
 
@@ -278,6 +287,23 @@ def fit_budget(
         else:
             high = middle - 1
     return best
+
+
+def span_word_scores(text: str, spans: list[tuple[int, int]]) -> tuple[WordScore, ...]:
+    """Per-word keep scores from kept character spans: the share of each word that survives."""
+    words = [m.span() for m in _WORD_RE.finditer(text)]
+    if not words:
+        return ()
+    covered = np.zeros(len(text) + 1, dtype=np.int64)
+    for start, end in spans:
+        covered[start] += 1
+        covered[end] -= 1
+    kept_chars = np.concatenate([[0], np.cumsum(np.cumsum(covered)[:-1] > 0)])
+    scores = []
+    for start, end in words:
+        share = float(kept_chars[end] - kept_chars[start]) / (end - start)
+        scores.append(WordScore(start, end, share, share > 0.0))
+    return tuple(scores)
 
 
 def _part_offsets(prompt: Prompt) -> list[int]:
