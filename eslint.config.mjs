@@ -1,0 +1,27 @@
+// ESLint for the VS Code client: typescript-eslint's strict, type-checked rules.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.tools/**', '.venv/**', 'extension/test/e2e/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  ...tseslint.configs.stylisticTypeChecked,
+  {
+    files: ['extension/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      eqeqeq: 'error',
+      curly: 'error',
+    },
+  },
+  {
+    files: ['extension/test/e2e/**/*.mjs', '*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

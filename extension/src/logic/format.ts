@@ -1,0 +1,114 @@
+// Text of the status bar item and its tooltip: pure logic.
+
+export interface TokenCount {
+  readonly tokens: number;
+  readonly encoding: string;
+  readonly targetModel: string;
+  readonly costUsd: number;
+  readonly contextWindow: number;
+}
+
+export function formatInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Dollars with enough digits to be meaningful for tiny per-call costs. */
+export function formatUsd(usd: number): string {
+  if (!Number.isFinite(usd)) {
+    return 'n/a';
+  }
+  if (usd === 0) {
+    return '$0';
+  }
+  if (usd >= 1) {
+    return `$${usd.toFixed(2)}`;
+  }
+  if (usd >= 0.01) {
+    return `$${usd.toFixed(3)}`;
+  }
+  return `$${usd.toPrecision(2)}`;
+}
+
+/** Status bar text: "1,234 tokens" or "1,234 tokens · 56 selected". */
+export function statusText(file: TokenCount | undefined, selection: TokenCount | undefined): string {
+  const parts: string[] = [];
+  if (file !== undefined) {
+    parts.push(`${formatInt(file.tokens)} tokens`);
+  }
+  if (selection !== undefined) {
+    parts.push(file === undefined ? `${formatInt(selection.tokens)} tokens selected` : `${formatInt(selection.tokens)} selected`);
+  }
+  return `$(symbol-numeric) ${parts.join(' · ')}`;
+}
+
+/** Markdown tooltip: counts, encoding, cost per call and per 1,000 calls, context window share. */
+export function statusTooltip(file: TokenCount | undefined, selection: TokenCount | undefined, budget: number): string {
+  const any = file ?? selection;
+  if (any === undefined) {
+    return 'Lingua: no token count yet';
+  }
+  const lines = [`**Lingua** · ${any.targetModel} (\`${any.encoding}\`)`, '', '| | tokens | cost per call | per 1,000 calls |', '|---|--:|--:|--:|'];
+  const row = (name: string, c: TokenCount): string =>
+    `| ${name} | ${formatInt(c.tokens)} | ${formatUsd(c.costUsd)} | ${formatUsd(c.costUsd * 1000)} |`;
+  if (file !== undefined) {
+    lines.push(row('File', file));
+  }
+  if (selection !== undefined) {
+    lines.push(row('Selection', selection));
+  }
+  lines.push('');
+  if (file !== undefined) {
+    const share = any.contextWindow > 0 ? (100 * file.tokens) / any.contextWindow : 0;
+    lines.push(`Budget ${formatInt(budget)} tokens${file.tokens > budget ? ' (**over**)' : ''} · context window ${formatInt(any.contextWindow)} (${share.toFixed(share < 1 ? 2 : 1)}% used)`);
+  } else {
+    lines.push(`Context window ${formatInt(any.contextWindow)} tokens`);
+  }
+  lines.push('', 'Input-token price of the target model; click for Lingua: Count Tokens.');
+  return lines.join('\n');
+}
+
+export type ModelState = 'unloaded' | 'loading' | 'ready' | 'failed' | 'starting' | 'stopped';
+
+export function modelStatusText(state: ModelState): string {
+  switch (state) {
+    case 'loading':
+      return '$(loading~spin) Lingua';
+    case 'ready':
+      return '$(check) Lingua';
+    case 'failed':
+      return '$(error) Lingua';
+    case 'starting':
+      return '$(loading~spin) Lingua';
+    case 'stopped':
+      return '$(circle-slash) Lingua';
+    case 'unloaded':
+      return '$(circle-outline) Lingua';
+  }
+}
+
+/** Debounces a function: only the last call within `ms` runs. */
+export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): { (...args: A): void; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wrapped = (...args: A): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      fn(...args);
+    }, ms);
+  };
+  wrapped.cancel = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+  };
+  return wrapped;
+}
+
+/** Bucket 0..buckets-1 of a keep probability, for the heat view's colours. */
+export function heatBucket(probability: number, buckets: number): number {
+  const p = Number.isFinite(probability) ? Math.min(1, Math.max(0, probability)) : 0;
+  return Math.min(buckets - 1, Math.floor(p * buckets));
+}

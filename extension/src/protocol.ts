@@ -1,0 +1,107 @@
+// Types of Lingua's LSP contract (docs/protocol.md): commands, results, notification.
+
+export interface LspPosition {
+  line: number;
+  character: number;
+}
+export interface LspRange {
+  start: LspPosition;
+  end: LspPosition;
+}
+
+export const Commands = {
+  compress: 'lingua.compress',
+  preview: 'lingua.preview',
+  keepProbabilities: 'lingua.keepProbabilities',
+  countTokens: 'lingua.countTokens',
+  restartModel: 'lingua.restartModel',
+} as const;
+
+export interface CompressArgs {
+  uri: string;
+  range: LspRange;
+  version?: number;
+  rate?: number;
+  targetTokens?: number;
+  apply?: boolean;
+}
+
+export interface CompressResult {
+  applied: boolean;
+  reason?: string;
+  compressedText: string;
+  originTokens: number;
+  compressedTokens: number;
+  ratio: number;
+  seconds: number;
+  method: string;
+  model: string;
+  version: number;
+}
+
+export interface PreviewArgs {
+  uri: string;
+  range: LspRange;
+  rate?: number;
+  targetTokens?: number;
+}
+
+export interface PreviewResult {
+  originalText: string;
+  compressedText: string;
+  originTokens: number;
+  compressedTokens: number;
+  ratio: number;
+  seconds: number;
+  method: string;
+  model: string;
+  uri: string;
+  range: LspRange;
+  version: number;
+}
+
+export interface KeepProbabilitiesArgs {
+  uri: string;
+  range: LspRange;
+  rate?: number;
+}
+
+export interface WordProbability {
+  range: LspRange;
+  probability: number;
+  kept: boolean;
+}
+
+export interface KeepProbabilitiesResult {
+  uri: string;
+  version: number;
+  words: WordProbability[];
+}
+
+export type CountTokensArgs = { uri: string; range?: LspRange } | { text: string };
+
+export interface CountTokensResult {
+  tokens: number;
+  encoding: string;
+  targetModel: string;
+  costUsd: number;
+  contextWindow: number;
+}
+
+export const ModelStatusNotification = 'lingua/modelStatus';
+
+export interface ModelStatus {
+  state: 'unloaded' | 'loading' | 'ready' | 'failed';
+  model: string;
+  device?: string;
+  method?: string;
+  message?: string;
+}
+
+/** LSP error codes the contract uses. */
+export const ErrorCodes = {
+  InvalidParams: -32602,
+  RequestCancelled: -32800,
+  ContentModified: -32801,
+  RequestFailed: -32803,
+} as const;

@@ -1,0 +1,217 @@
+// Status bar: token count of the active prompt file and of the selection (target model's
+// encoding, via lingua.countTokens), cost in the tooltip; and the model's status.
+import * as vscode from 'vscode';
+import type { LinguaServer, ServerState } from './client';
+import { currentSettings, errorMessage } from './client';
+import { type ModelState, type TokenCount, debounce, modelStatusText, statusText, statusTooltip } from './logic/format';
+import { Commands, type CountTokensArgs, type CountTokensResult, type ModelStatus } from './protocol';
+import { type Disposable, lspRange } from './util';
+
+const DEBOUNCE_MS = 250;
+
+/** Whether a document is a prompt file by the `lingua.promptFiles` globs. */
+export function isPromptFile(doc: vscode.TextDocument, globs: readonly string[]): boolean {
+  if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') {
+    return false;
+  }
+  return globs.some((pattern) => vscode.languages.match({ pattern }, doc) > 0);
+}
+
+export class TokenStatus implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('lingua.tokens', vscode.StatusBarAlignment.Right, 100);
+  private readonly disposables: Disposable[] = [this.item];
+  private inflight: vscode.CancellationTokenSource | undefined;
+  /** File count cache: uri + version → count, so selection moves cost one small request. */
+  private fileCache: { key: string; count: TokenCount } | undefined;
+  private lastSelection: { key: string; count: TokenCount } | undefined;
+  private readonly schedule = debounce(() => void this.refresh(), DEBOUNCE_MS);
+
+  constructor(private readonly server: LinguaServer) {
+    this.item.name = 'Lingua token count';
+    this.item.command = 'lingua.showTokenCount';
+    this.disposables.push(
+      vscode.window.onDidChangeActiveTextEditor(() => { this.schedule(); }),
+      vscode.window.onDidChangeTextEditorSelection((e) => {
+        if (e.textEditor === vscode.window.activeTextEditor) {
+          this.schedule();
+        }
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document === vscode.window.activeTextEditor?.document && e.contentChanges.length > 0) {
+          this.schedule();
+        }
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('lingua')) {
+          this.fileCache = undefined;
+          this.lastSelection = undefined;
+          this.schedule();
+        }
+      }),
+      server.onDidChangeState(() => {
+        this.fileCache = undefined;
+        this.schedule();
+      }),
+      { dispose: () => { this.schedule.cancel(); } },
+    );
+    this.schedule();
+  }
+
+  /** The selection's token count when it is current (for the quick pick's descriptions). */
+  selectionTokens(editor: vscode.TextEditor): number | undefined {
+    const key = `${editor.document.uri.toString()}@${editor.document.version}:${JSON.stringify(lspRange(editor.selection))}`;
+    return this.lastSelection?.key === key ? this.lastSelection.count.tokens : undefined;
+  }
+
+  private async refresh(): Promise<void> {
+    this.inflight?.cancel();
+    const editor = vscode.window.activeTextEditor;
+    const client = this.server.running;
+    if (editor === undefined || client === undefined) {
+      this.item.hide();
+      return;
+    }
+    const doc = editor.document;
+    const settings = currentSettings();
+    const prompt = isPromptFile(doc, settings.promptFiles);
+    const selection = editor.selection.isEmpty ? undefined : editor.selection;
+    if (!prompt && selection === undefined) {
+      this.item.hide();
+      return;
+    }
+    const cts = new vscode.CancellationTokenSource();
+    this.inflight = cts;
+    const uri = doc.uri.toString();
+    const fileKey = `${uri}@${doc.version}`;
+    const selKey = selection === undefined ? undefined : `${fileKey}:${JSON.stringify(lspRange(selection))}`;
+    try {
+      const count = (args: CountTokensArgs): Promise<CountTokensResult> =>
+        this.server.execute<CountTokensResult>(Commands.countTokens, args, cts.token);
+      let file: TokenCount | undefined;
+      if (prompt) {
+        if (this.fileCache?.key === fileKey) {
+          file = this.fileCache.count;
+        } else {
+          file = await count({ uri });
+          this.fileCache = { key: fileKey, count: file };
+        }
+      }
+      let sel: TokenCount | undefined;
+      if (selection !== undefined && selKey !== undefined) {
+        if (this.lastSelection?.key === selKey) {
+          sel = this.lastSelection.count;
+        } else {
+          sel = await count({ uri, range: lspRange(selection) });
+          this.lastSelection = { key: selKey, count: sel };
+        }
+      }
+      if (cts.token.isCancellationRequested) {
+        return;
+      }
+      this.item.text = statusText(file, sel);
+      const tip = new vscode.MarkdownString(statusTooltip(file, sel, settings.tokenBudget));
+      this.item.tooltip = tip;
+      this.item.backgroundColor =
+        file !== undefined && file.tokens > settings.tokenBudget ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+      this.item.show();
+    } catch (err) {
+      if (cts.token.isCancellationRequested) {
+        return;
+      }
+      this.server.log(`Token count failed: ${errorMessage(err)}`);
+      this.item.text = '$(symbol-numeric) tokens: n/a';
+      this.item.tooltip = `Lingua could not count tokens: ${errorMessage(err)}`;
+      this.item.show();
+    } finally {
+      if (this.inflight === cts) {
+        this.inflight = undefined;
+      }
+      cts.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.inflight?.cancel();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
+
+/** The model's state from `lingua/modelStatus`, with window progress while it loads. */
+export class ModelStatusItem implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('lingua.model', vscode.StatusBarAlignment.Right, 99);
+  private readonly disposables: Disposable[] = [this.item];
+  private endLoading: (() => void) | undefined;
+
+  constructor(server: LinguaServer) {
+    this.item.name = 'Lingua model status';
+    this.item.command = 'lingua.showOutput';
+    this.disposables.push(
+      server.onDidChangeModelStatus((s) => { this.onModel(s); }),
+      server.onDidChangeState((s) => { this.onServer(s); }),
+    );
+    this.onServer(server.state);
+  }
+
+  private show(state: ModelState, tooltip: string): void {
+    this.item.text = modelStatusText(state);
+    this.item.tooltip = tooltip;
+    this.item.backgroundColor = state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.item.show();
+  }
+
+  private onServer(state: ServerState): void {
+    if (state === 'starting') {
+      this.show('starting', 'Lingua: starting the server…');
+    } else if (state === 'failed') {
+      this.stopLoading();
+      this.show('failed', 'Lingua: the server could not start. Click for the log.');
+    } else if (state === 'stopped') {
+      this.stopLoading();
+      this.show('stopped', 'Lingua: the server is stopped. Run "Lingua: Restart Server".');
+    } else if (this.item.text === modelStatusText('starting')) {
+      this.show('unloaded', 'Lingua: server running; the model loads on first use.');
+    }
+  }
+
+  private onModel(status: ModelStatus): void {
+    const details = [
+      `Model: ${status.model}`,
+      status.device !== undefined ? `Device: ${status.device}` : undefined,
+      status.method !== undefined ? `Method: ${status.method}` : undefined,
+      status.message,
+    ].filter((l): l is string => l !== undefined);
+    this.show(status.state, `Lingua model ${status.state}\n${details.join('\n')}\nClick for the server log.`);
+    if (status.state === 'loading') {
+      this.startLoading(status.model);
+    } else {
+      this.stopLoading();
+    }
+  }
+
+  private startLoading(model: string): void {
+    if (this.endLoading !== undefined) {
+      return;
+    }
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `Lingua: loading model ${model}` },
+      () =>
+        new Promise<void>((resolve) => {
+          this.endLoading = resolve;
+        }),
+    );
+  }
+
+  private stopLoading(): void {
+    this.endLoading?.();
+    this.endLoading = undefined;
+  }
+
+  dispose(): void {
+    this.stopLoading();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}

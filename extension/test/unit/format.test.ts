@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type TokenCount, debounce, formatUsd, heatBucket, statusText, statusTooltip } from '../../src/logic/format';
+
+const file: TokenCount = { tokens: 1234, encoding: 'o200k_base', targetModel: 'gpt-4o', costUsd: 0.0031, contextWindow: 128000 };
+const sel: TokenCount = { ...file, tokens: 56, costUsd: 0.00014 };
+
+describe('status bar text', () => {
+  it('shows the file and the selection', () => {
+    assert.equal(statusText(file, undefined), '$(symbol-numeric) 1,234 tokens');
+    assert.equal(statusText(file, sel), '$(symbol-numeric) 1,234 tokens · 56 selected');
+    assert.equal(statusText(undefined, sel), '$(symbol-numeric) 56 tokens selected');
+  });
+
+  it('puts cost per call and per 1,000 calls in the tooltip', () => {
+    const tip = statusTooltip(file, sel, 1000);
+    assert.match(tip, /gpt-4o \(`o200k_base`\)/);
+    assert.match(tip, /\| File \| 1,234 \| \$0\.0031 \| \$3\.10 \|/);
+    assert.match(tip, /\| Selection \| 56 \| \$0\.00014 \| \$0\.140 \|/);
+    assert.match(tip, /Budget 1,000 tokens \(\*\*over\*\*\)/);
+    assert.match(tip, /context window 128,000 \(0\.96% used\)/);
+  });
+});
+
+describe('formatUsd', () => {
+  it('keeps small costs readable', () => {
+    assert.equal(formatUsd(0), '$0');
+    assert.equal(formatUsd(12.345), '$12.35');
+    assert.equal(formatUsd(0.0456), '$0.046');
+    assert.equal(formatUsd(0.000123), '$0.00012');
+  });
+});
+
+describe('heatBucket', () => {
+  it('maps [0, 1] onto the buckets, clamping', () => {
+    assert.deepEqual([0, 0.19, 0.2, 0.5, 0.99, 1, 7, -1, Number.NaN].map((p) => heatBucket(p, 5)), [0, 0, 1, 2, 4, 4, 4, 0, 0]);
+  });
+});
+
+describe('debounce', () => {
+  it('runs only the last call', async () => {
+    const calls: number[] = [];
+    const d = debounce((n: number) => calls.push(n), 20);
+    d(1);
+    d(2);
+    d(3);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(calls, [3]);
+    d(4);
+    d.cancel();
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(calls, [3]);
+  });
+});
