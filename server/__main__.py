@@ -1,0 +1,58 @@
+"""``python -m server``: the Lingua language server on stdio (``--tcp HOST:PORT`` to debug).
+
+Logs go to stderr, which editors show as the server's output; the protocol traffic itself
+(which carries users' prompts) is only logged with ``--log-protocol``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}") from None
+
+
+def _drop_answered_errors(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every error answer; ours are expected and already explained."""
+    from pygls.exceptions import JsonRpcException
+
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, JsonRpcException)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server", description="The Lingua language server.")
+    parser.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default)")
+    parser.add_argument("--tcp", type=_address, metavar="HOST:PORT", help="listen on a TCP port instead")
+    parser.add_argument("--log-level", default=os.environ.get("LINGUA_LOG_LEVEL", "INFO"), help="default INFO")
+    parser.add_argument("--log-protocol", action="store_true", help="also log LSP messages (they contain your prompts)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # pygls logs whole messages (prompt text included) at INFO and DEBUG.
+    pygls_log = logging.getLogger("pygls")
+    pygls_log.setLevel(logging.DEBUG if args.log_protocol else logging.WARNING)
+    pygls_log.addFilter(_drop_answered_errors)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' loading bars would fill the log
+
+    from server.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        server.start_tcp(*args.tcp)
+    else:
+        server.start_io()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The hover card: what the file and the section under the cursor cost, and what compressing saves.
+
+Everything here is arithmetic on token counts the caller already has; the model is never
+consulted, so a hover answers in milliseconds even while a compression is running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.documents import Section
+from server.jobs import CachedRatio
+from server.settings import Settings
+
+CALLS = 1000
+
+
+@dataclass(frozen=True)
+class HoverFacts:
+    file_tokens: int
+    section: Section | None
+    section_tokens: int | None
+    cached: CachedRatio | None
+
+
+def usd(value: float) -> str:
+    """Dollars with as many decimals as a per-call price needs to not read as zero."""
+    if value >= 1:
+        return f"${value:,.2f}"
+    if value >= 0.01:
+        return f"${value:.4f}"
+    return f"${value:.6f}"
+
+
+def kept_tokens(tokens: int, rate: float) -> int:
+    """Tokens left after compressing at ``rate`` (the compressor rounds its target the same way)."""
+    return max(1, round(tokens * rate)) if tokens else 0
+
+
+def _row(label: str, tokens: int, settings: Settings) -> str:
+    price = settings.usd_per_million / 1_000_000
+    saved = tokens - kept_tokens(tokens, settings.rate)
+    return (
+        f"| {label} | {tokens:,} | {usd(tokens * price)} | {saved:,} | {usd(saved * price)} | "
+        f"{usd(saved * price * CALLS)} |"
+    )
+
+
+def _section_label(section: Section) -> str:
+    title = section.title.replace("|", "\\|").replace("`", "'")
+    if section.kind == "role":
+        return f"Role `{title}:`"
+    if section.kind == "heading":
+        return f"Section {title}" if title else "Section"
+    if section.kind == "front matter":
+        return "Front matter"
+    return "Paragraph"
+
+
+def render(facts: HoverFacts, settings: Settings, markdown: bool = True) -> str:
+    """Markdown (or plain text) with every number the contract promises, in a fixed layout."""
+    factor = 1 / settings.rate
+    lines = [
+        f"**Lingua** — {settings.target_model} ({settings.encoding}, "
+        f"{usd(settings.usd_per_million)} per 1M input tokens)",
+        "",
+        f"| | tokens | cost per call | saved at {factor:.1f}x | saved per call | saved per {CALLS:,} calls |",
+        "|---|---:|---:|---:|---:|---:|",
+        _row("File", facts.file_tokens, settings),
+    ]
+    if facts.section is not None and facts.section_tokens is not None:
+        lines.append(_row(_section_label(facts.section), facts.section_tokens, settings))
+    notes = []
+    if settings.context_window:
+        share = facts.file_tokens / settings.context_window
+        notes.append(f"File uses {share:.1%} of the {settings.context_window:,}-token context window.")
+    if facts.file_tokens > settings.token_budget:
+        notes.append(f"Over the token budget of {settings.token_budget:,}.")
+    if facts.cached is not None:
+        cached = facts.cached
+        what = "This section is a compression's output" if cached.is_output else "Last compression of this section"
+        notes.append(
+            f"{what}: {cached.ratio:.2f}x ({cached.origin_tokens:,} -> {cached.compressed_tokens:,} tokens, "
+            f"{cached.method})."
+        )
+    lines += ["", *notes]
+    text = "\n".join(lines).rstrip()
+    if markdown:
+        return text
+    return text.replace("**", "").replace("|---|---:|---:|---:|---:|---:|\n", "")

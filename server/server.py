@@ -1,0 +1,391 @@
+"""The Lingua language server: LSP in, ``lingua_core`` calls out, every handler a few lines.
+
+State lives on ``LinguaServer`` (settings, open documents, token counters, the model worker);
+the work lives in the small modules next to this one. Only tokenizer code runs on the event
+loop, and only in small doses: big counts and everything that touches the model run in
+threads, so a hover is answered while a compression is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from lsprotocol import converters, types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from server import actions, commands, hover
+from server.counting import Counters
+from server.diagnostics import DiagnosticsScheduler, diagnose
+from server.documents import Document, DocumentStore, is_prompt_file, outline, section_at
+from server.jobs import CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
+from server.settings import Settings, parse_settings, problems_message, with_target
+from server.worker import ModelState, ModelStatus, ModelWorker
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+MODEL_STATUS = "lingua/modelStatus"
+INLINE_COUNT_CHARS = 32_768  # smaller texts are counted on the loop: a thread hop costs more
+
+_work_done_token: ContextVar[types.ProgressToken | None] = ContextVar("work_done_token", default=None)
+
+T = TypeVar("T")
+
+
+class LinguaProtocol(LanguageServerProtocol):
+    """pygls' protocol minus its document store (``DocumentStore`` keeps ours), plus the
+    command's work-done token, which pygls does not hand to command handlers."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        _work_done_token.set(params.work_done_token)
+        return (yield from super().lsp_workspace__execute_command(params))
+
+
+class LinguaServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("lingua", VERSION, protocol_cls=LinguaProtocol)
+        self.settings: Settings = with_target(Settings())
+        self.documents = DocumentStore()
+        self.counters = Counters()
+        self.compressions = CompressionCache()
+        self.worker = ModelWorker(self._status_from_worker)
+        self.diagnostics = DiagnosticsScheduler(self.publish_diagnostics)
+        self.converter = converters.get_converter()
+        self.roots: list[str] = []
+        self._count_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingua-count")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failures_shown: set[str] = set()
+        self._pending_problems: list[str] = []
+        self.session_started = False
+
+    # --- client capabilities -----------------------------------------------------------
+
+    def _capability(self, *path: str) -> Any:
+        node: Any = self.client_capabilities
+        for name in path:
+            node = getattr(node, name, None)
+            if node is None:
+                return None
+        return node
+
+    @property
+    def supports_work_done_progress(self) -> bool:
+        return bool(self._capability("window", "work_done_progress"))
+
+    @property
+    def supports_document_changes(self) -> bool:
+        return bool(self._capability("workspace", "workspace_edit", "document_changes"))
+
+    @property
+    def supports_apply_edit(self) -> bool:
+        return bool(self._capability("workspace", "apply_edit"))
+
+    @property
+    def supports_configuration(self) -> bool:
+        return bool(self._capability("workspace", "configuration"))
+
+    @property
+    def supports_resolving_edits(self) -> bool:
+        properties = self._capability("text_document", "code_action", "resolve_support", "properties")
+        return bool(properties) and "edit" in properties
+
+    @property
+    def markdown_hover(self) -> bool:
+        formats = self._capability("text_document", "hover", "content_format")
+        return formats is None or types.MarkupKind.Markdown in formats
+
+    # --- settings ----------------------------------------------------------------------
+
+    def apply_settings(self, raw: Any) -> None:
+        """Take new settings; one warning for all invalid values; refresh what depends on them."""
+        settings, problems = parse_settings(raw)
+        if problems:
+            self.warn(problems_message(problems))
+        old, self.settings = self.settings, settings
+        self.worker.configure(settings.model, settings.device)
+        self.counters.get(settings.encoding)  # made now, loaded by the first count
+        if old != settings or old.encoding != settings.encoding:
+            for document in self.documents:
+                self.diagnostics.schedule(document.uri, 0)
+
+    def warn(self, message: str) -> None:
+        """Show now if the session is up, else once ``initialized`` arrives."""
+        if not self.session_started:
+            self._pending_problems.append(message)
+        else:
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+
+    async def pull_settings(self) -> Any | None:
+        if not self.supports_configuration:
+            return None
+        items = [types.ConfigurationItem(section="lingua")]
+        try:
+            values = await self.workspace_configuration_async(types.ConfigurationParams(items=items))
+        except Exception as exc:
+            log.warning("workspace/configuration failed: %s", exc)
+            return None
+        return values[0] if values else None
+
+    # --- counting ----------------------------------------------------------------------
+
+    def is_prompt_file(self, uri: str) -> bool:
+        return is_prompt_file(uri, self.settings.prompt_files, self.roots)
+
+    async def count(self, text: str) -> int:
+        counter = self.counters.get(self.settings.encoding)
+        if len(text) <= INLINE_COUNT_CHARS and counter.loaded:
+            return counter.count(text)
+        return await asyncio.get_running_loop().run_in_executor(self._count_executor, counter.count, text)
+
+    async def count_span(self, document: Document, start: int, end: int) -> int:
+        """Tokens of a slice of one document version, computed once and shared by concurrent asks."""
+        memo = document.memo("counts")
+        key = f"{self.settings.encoding}:{start}:{end}"
+        pending = memo.get(key)
+        if pending is None:
+            pending = memo[key] = asyncio.ensure_future(self.count(document.text[start:end]))
+        try:
+            return await asyncio.shield(pending)  # type: ignore[arg-type]
+        except Exception:
+            memo.pop(key, None)
+            raise
+
+    async def publish_diagnostics(self, uri: str) -> None:
+        document = self.documents.get(uri)
+        if document is None:
+            return
+        found: list[types.Diagnostic] = []
+        if self.is_prompt_file(uri):
+            version = document.version
+            tokens = await self.count_span(document, 0, len(document.text))
+            if document.version != version or self.documents.get(uri) is not document:
+                return  # a newer change has scheduled its own run
+            found = diagnose(document, tokens, self.settings)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=document.version)
+        )
+
+    # --- model status ------------------------------------------------------------------
+
+    def _status_from_worker(self, status: ModelStatus) -> None:
+        """Called on the worker thread: hop to the event loop before touching the transport."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._announce, status)
+
+    def _announce(self, status: ModelStatus) -> None:
+        self.protocol.notify(MODEL_STATUS, status.to_json())
+        if status.state is ModelState.FAILED and status.message and status.model not in self._failures_shown:
+            self._failures_shown.add(status.model)
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=status.message))
+        if status.state is ModelState.READY:
+            self._failures_shown.discard(status.model)
+
+    def shutdown_workers(self) -> None:
+        self.worker.shutdown()
+        self._count_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def guarded(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Log any failure and answer it as an LSP error, never letting it reach pygls' own logging
+    (which would print the request, prompt text included)."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any) -> T:
+        try:
+            return await handler(*args)
+        except (JsonRpcException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            from lingua_core import LinguaError
+
+            if isinstance(exc, LinguaError):
+                raise RequestFailed(str(exc)) from None
+            log.exception("%s failed", handler.__name__)
+            raise JsonRpcInternalError(f"Lingua: {handler.__name__} failed ({type(exc).__name__}: {exc})") from None
+
+    return wrapper
+
+
+def create_server() -> LinguaServer:
+    server = LinguaServer()
+
+    @server.feature(types.INITIALIZE)
+    @guarded
+    async def initialize(ls: LinguaServer, params: types.InitializeParams) -> None:
+        ls._loop = asyncio.get_running_loop()
+        encoding = ls.workspace.position_encoding
+        ls.documents.position_encoding = str(getattr(encoding, "value", encoding) or "utf-16")
+        ls.roots = [folder.uri for folder in params.workspace_folders or []] or (
+            [params.root_uri] if params.root_uri else []
+        )
+        options = params.initialization_options
+        ls.apply_settings(options.get("settings") if isinstance(options, dict) else None)
+
+    @server.feature(types.INITIALIZED)
+    @guarded
+    async def initialized(ls: LinguaServer, params: types.InitializedParams) -> None:
+        ls.session_started = True
+        pulled = await ls.pull_settings()
+        if isinstance(pulled, dict) and pulled:
+            ls.apply_settings(pulled)
+        for message in ls._pending_problems[-1:]:  # only the latest settings matter
+            ls.warn(message)
+        ls._pending_problems.clear()
+        ls.protocol.notify(MODEL_STATUS, ls.worker.status.to_json())
+        await ls.count("")  # build the tokenizer now, before the first hover asks
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded
+    async def did_change_configuration(ls: LinguaServer, params: types.DidChangeConfigurationParams) -> None:
+        raw = await ls.pull_settings()
+        if raw is None:
+            settings = params.settings
+            raw = settings.get("lingua", settings) if isinstance(settings, dict) else None
+        ls.apply_settings(raw)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @guarded
+    async def did_open(ls: LinguaServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.documents.open(params.text_document)
+        ls.diagnostics.schedule(params.text_document.uri, 0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @guarded
+    async def did_change(ls: LinguaServer, params: types.DidChangeTextDocumentParams) -> None:
+        if ls.documents.change(params) is not None:
+            ls.diagnostics.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @guarded
+    async def did_close(ls: LinguaServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.documents.close(uri)
+        ls.diagnostics.cancel(uri)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded
+    async def on_hover(ls: LinguaServer, params: types.HoverParams) -> types.Hover | None:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None or not ls.is_prompt_file(document.uri):
+            return None
+        return await answer_hover(ls, document, document.offset_at(params.position))
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix],
+            resolve_provider=True,
+        ),
+    )
+    @guarded
+    async def code_action(ls: LinguaServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        document = ls.documents.get(params.text_document.uri)
+        if document is None:
+            return None
+        start, end = document.offsets(params.range)
+        selection_tokens = await ls.count(document.text[start:end]) if end > start else None
+        found = actions.list_actions(
+            document,
+            params.range,
+            list(params.context.diagnostics),
+            selection_tokens,
+            ls.settings,
+            ls.supports_resolving_edits,
+        )
+        return found or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @guarded
+    async def resolve_code_action(ls: LinguaServer, action: types.CodeAction) -> types.CodeAction:
+        return await resolve_action(ls, action)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LinguaServer, params: None) -> None:
+        ls.shutdown_workers()
+
+    register_commands(server)
+    return server
+
+
+async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> types.Hover:
+    memo = document.memo("outline")
+    shape = memo.get("outline")
+    if shape is None:
+        shape = memo["outline"] = outline(document.text)
+    section = section_at(document.text, offset, shape, document.line_starts)  # type: ignore[arg-type]
+    file_tokens = await ls.count_span(document, 0, len(document.text))
+    section_tokens = await ls.count_span(document, section.start, section.end) if section else None
+    cached = (
+        ls.compressions.lookup(document.text[section.start : section.end], ls.settings.encoding) if section else None
+    )
+    facts = hover.HoverFacts(file_tokens, section, section_tokens, cached)
+    kind = types.MarkupKind.Markdown if ls.markdown_hover else types.MarkupKind.PlainText
+    value = hover.render(facts, ls.settings, markdown=ls.markdown_hover)
+    range_ = document.range_at(section.start, section.end) if section else None
+    return types.Hover(contents=types.MarkupContent(kind=kind, value=value), range=range_)
+
+
+async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.CodeAction:
+    data = actions.parse_action_data(action.data, ls.settings.rate)
+    document = ls.documents.get(data.uri)
+    if document is None:
+        raise JsonRpcInvalidParams(f"{data.uri} is not open in the editor")
+    if document.version != data.version:
+        raise stale_error(document, data.version)
+    start, end = document.offsets(data.range)
+    title = f"Lingua: {action.title.lower()}"
+    compressed = await compress_range(
+        ls, document, start, end, rate=data.rate, target_tokens=data.target_tokens, title=title
+    )
+    if document.version != data.version:
+        raise JsonRpcContentModified(str(stale_error(document, data.version)))
+    action.edit = workspace_edit(ls, compressed)
+    return action
+
+
+def register_commands(server: LinguaServer) -> None:
+    handlers: dict[str, Callable[[LinguaServer, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        commands.COMPRESS: lambda ls, args: commands.compress(ls, args, _work_done_token.get()),
+        commands.PREVIEW: lambda ls, args: commands.preview(ls, args, _work_done_token.get()),
+        commands.KEEP_PROBABILITIES: lambda ls, args: commands.keep_probabilities(ls, args, _work_done_token.get()),
+        commands.COUNT_TOKENS: commands.count_tokens,
+        commands.RESTART_MODEL: lambda ls, args: commands.restart_model(ls),
+    }
+    for name, run in handlers.items():
+        server.command(name)(_command_handler(name, run))
+
+
+def _command_handler(
+    name: str, run: Callable[[LinguaServer, dict[str, Any]], Awaitable[dict[str, Any]]]
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def handler(ls: LinguaServer, *arguments: Any) -> dict[str, Any]:
+        return await run(ls, commands.single_argument(list(arguments)))
+
+    handler.__name__ = name
+    return guarded(handler)

@@ -1,0 +1,211 @@
+"""The model's home: one thread that loads the compressor lazily and runs every compression.
+
+Loading takes seconds and a compression can take a minute; on the event loop either would
+freeze hovers and diagnostics. One worker thread (not a pool) because the model runs one
+compression at a time anyway (``Compressor`` holds a lock) and torch already spreads each
+forward pass over the cores. torch and transformers are imported here, on first use, so the
+server starts in about a second and stays small until someone compresses.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lingua_core import CompressionResult, Compressor
+
+log = logging.getLogger(__name__)
+
+
+class ModelState(enum.Enum):
+    UNLOADED = "unloaded"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What ``lingua/modelStatus`` tells the client."""
+
+    state: ModelState
+    model: str
+    device: str | None = None
+    method: str | None = None
+    message: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {"state": self.state.value, "model": self.model}
+        for key in ("device", "method", "message"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass(frozen=True)
+class CompressJob:
+    """Everything one compression needs; immutable so it can cross into the worker thread."""
+
+    text: str
+    rate: float | None
+    target_tokens: int | None
+    method: str
+    encoding: str
+    preserve: tuple[str, ...]
+    keep_code_blocks: bool
+    word_scores: bool = False
+
+
+class ModelLoadError(Exception):
+    """The model could not be loaded; the message says how to fix it."""
+
+
+class JobCancelled(Exception):
+    """The user cancelled before or during the compression."""
+
+
+Progress = Callable[[str, int | None], None]  # (message, percentage or None)
+
+
+class ModelWorker:
+    """Owns the compressor; every public method is safe to call from the event loop."""
+
+    def __init__(self, on_status: Callable[[ModelStatus], None]) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingua-model")
+        self._on_status = on_status
+        self._lock = threading.Lock()
+        self._spec = ("embedded", "auto")
+        self._compressor: Compressor | None = None
+        self._loaded_spec: tuple[str, str] | None = None
+        self._failure: tuple[tuple[str, str], str] | None = None
+        self.status = ModelStatus(ModelState.UNLOADED, "embedded")
+
+    def configure(self, model: str, device: str) -> None:
+        """Use this model from the next job on; the old one is dropped then, not now."""
+        with self._lock:
+            changed = (model, device) != self._spec
+            self._spec = (model, device)
+        if changed:
+            self._executor.submit(self._drop_stale)
+
+    def _drop_stale(self) -> None:
+        """Free the old model's memory once running jobs are done, and say so."""
+        with self._lock:
+            spec = self._spec
+        if self._loaded_spec != spec:
+            self._unload()
+            self._set_status(ModelStatus(ModelState.UNLOADED, spec[0]))
+
+    def compress(
+        self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]
+    ) -> Future[CompressionResult]:
+        return self._executor.submit(self._run, job, progress, cancelled)
+
+    def restart(self) -> Future[None]:
+        """Drop the model and any remembered load failure, then load again."""
+
+        def run() -> None:
+            self._unload()
+            with self._lock:
+                self._failure = None
+            self._ensure_loaded(lambda message, percentage: None)
+
+        return self._executor.submit(run)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- worker thread -----------------------------------------------------------------
+
+    def _set_status(self, status: ModelStatus) -> None:
+        self.status = status
+        try:
+            self._on_status(status)
+        except Exception:  # a status display must never break a compression
+            log.exception("model status listener failed")
+
+    def _unload(self) -> None:
+        if self._compressor is not None:
+            self._compressor = None
+            self._loaded_spec = None
+            gc.collect()
+
+    def _ensure_loaded(self, progress: Progress) -> Compressor:
+        with self._lock:
+            spec = self._spec
+            failure = self._failure
+        if self._compressor is not None and self._loaded_spec == spec:
+            return self._compressor
+        if failure is not None and failure[0] == spec:
+            raise ModelLoadError(failure[1])
+        self._unload()
+        model, device = spec
+        self._set_status(ModelStatus(ModelState.LOADING, model, device))
+        progress(f"Loading model {model}", None)
+        started = time.perf_counter()
+        try:
+            from lingua_core import Compressor, LinguaError
+
+            compressor = Compressor.load(model, device=device)
+        except Exception as exc:
+            message = _load_failure_message(model, exc, isinstance(exc, LinguaError))
+            with self._lock:
+                self._failure = (spec, message)
+            log.warning("model %s failed to load: %s", model, exc)
+            self._set_status(ModelStatus(ModelState.FAILED, model, device, message=message))
+            raise ModelLoadError(message) from exc
+        log.info("model %s loaded in %.1f s", model, time.perf_counter() - started)
+        self._compressor, self._loaded_spec = compressor, spec
+        method = "llmlingua2" if compressor.kind.value == "token_classifier" else "llmlingua"
+        self._set_status(ModelStatus(ModelState.READY, model, str(compressor.lm.device), method))
+        return compressor
+
+    def _run(self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]) -> CompressionResult:
+        if cancelled():
+            raise JobCancelled
+        compressor = self._ensure_loaded(progress)
+        if cancelled():
+            raise JobCancelled
+        from lingua_core import CompressionCancelled, LLMLinguaOptions, ProtectOptions
+
+        label = f"{1 / job.rate:.1f}x" if job.rate else f"to {job.target_tokens} tokens"
+        progress(f"Compressing {label}", 0)
+
+        def on_progress(done: int, total: int) -> None:
+            progress(f"Compressing {label}", round(100 * done / total) if total else None)
+
+        protect = ProtectOptions(keep_code_blocks=job.keep_code_blocks, patterns=job.preserve)
+        try:
+            return compressor.compress(
+                job.text,
+                rate=job.rate,
+                target_tokens=job.target_tokens,
+                method=job.method,
+                encoding=job.encoding,
+                options=LLMLinguaOptions(protect=protect),
+                word_scores=job.word_scores,
+                progress=on_progress,
+                cancelled=cancelled,
+            )
+        except CompressionCancelled:
+            raise JobCancelled from None
+
+
+def _load_failure_message(model: str, exc: Exception, explained: bool) -> str:
+    """The fix first: users read one line of a pop-up."""
+    reason = str(exc) if explained else f"{type(exc).__name__}: {exc}"
+    return (
+        f"Lingua could not load the compression model {model!r}: {reason} "
+        "Fix: set lingua.model to 'embedded' (run `lingua prepare` once if it is missing), "
+        "a local model folder, or a .gguf file; then run 'Lingua: Restart Model'. "
+        "Token counts and hovers keep working meanwhile."
+    )

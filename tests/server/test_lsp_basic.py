@@ -1,0 +1,302 @@
+"""End to end without the model: hovers, diagnostics, actions listed, settings, positions, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.server.conftest import CLIENTS, copy_prompt, hover_rows, lingua_count, session
+
+
+@pytest.mark.parametrize("capabilities", CLIENTS)
+async def test_hover_numbers_equal_lingua_count(capabilities: str, prompts_dir: Path, tmp_path: Path) -> None:
+    path = copy_prompt("prompty/chat-agent.prompty", prompts_dir)
+    text = path.read_text(encoding="utf-8")
+    async with session(capabilities, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        at = text.index("{{question}}") + 3
+        hover = await editor.hover(uri, at)
+        assert hover is not None
+        assert isinstance(hover.contents, types.MarkupContent)
+        value = hover.contents.value
+        rows = hover_rows(value)
+        whole = lingua_count(text, tmp_path)
+        assert rows["File"][0] == whole["tokens"]
+        assert rows["File"][1] == pytest.approx(whole["cost_usd"], rel=0.01, abs=1e-6)
+        # the section is the `user:` role block, from its marker to the end of the file
+        section_text = text[text.index("user:") :]
+        section = lingua_count(section_text, tmp_path)
+        assert rows["Role `user:`"][0] == section["tokens"]
+        assert hover.range is not None
+        assert editor.offsets(uri, hover.range) == (text.index("user:"), len(text))
+        assert "gpt-4o" in value and "o200k_base" in value
+        # projected savings at the default rate 0.33: tokens and cost per call and per 1,000 calls
+        assert "saved at 3.0x" in value
+
+
+async def test_hover_markdown_heading_section(prompts_dir: Path, tmp_path: Path) -> None:
+    path = copy_prompt("awesome-copilot/breakdown-plan.prompt.md", prompts_dir.parent)  # *.prompt.md anywhere
+    text = path.read_text(encoding="utf-8")
+    async with session(root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        heading = text.index("### Agile Work Item Hierarchy")
+        hover = await editor.hover(uri, heading + 200)
+        assert hover is not None and hover.range is not None
+        start, end = editor.offsets(uri, hover.range)
+        assert start == heading
+        assert text[end:].startswith("###")  # the next heading of the same level ends it
+        rows = hover_rows(hover.contents.value)  # type: ignore[union-attr]
+        assert rows["Section Agile Work Item Hierarchy"][0] == lingua_count(text[start:end], tmp_path)["tokens"]
+
+
+async def test_no_hover_outside_prompt_files(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text("# Not a prompt\n\nJust notes.\n", encoding="utf-8")
+    async with session(root=tmp_path) as editor:
+        uri = editor.open(path)
+        assert await editor.hover(uri, 3) is None
+
+
+@pytest.mark.parametrize("capabilities", CLIENTS)
+async def test_positions_with_emoji_cjk_and_crlf(capabilities: str, prompts_dir: Path, tmp_path: Path) -> None:
+    text = (
+        "system:\r\nYou are 🤖 a helpful assistant 😀😀 who answers in 中文 and English.\r\n\r\n"
+        "user:\r\n请总结 😀 this text: {{text}} 🎉 then stop.\r\n"
+    )
+    path = prompts_dir / "mixed.prompt"
+    path.write_bytes(text.encode("utf-8"))
+    async with session(capabilities, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        at = text.index("{{text}}")
+        hover = await editor.hover(uri, at)
+        assert hover is not None and hover.range is not None
+        assert editor.offsets(uri, hover.range) == (text.index("user:"), len(text))
+        rows = hover_rows(hover.contents.value)  # type: ignore[union-attr]
+        assert rows["Role `user:`"][0] == lingua_count(text[text.index("user:") :], tmp_path)["tokens"]
+
+        # an incremental edit right after the emoji lands where the client meant it
+        after_emoji = text.index("😀 this") + 1
+        editor.replace(uri, after_emoji, after_emoji, " 好")
+        hover = await editor.hover(uri, editor.texts[uri].index("{{text}}"))
+        assert hover is not None and hover.range is not None
+        new_text = editor.texts[uri]
+        assert editor.offsets(uri, hover.range) == (new_text.index("user:"), len(new_text))
+        assert hover_rows(hover.contents.value)["File"][0] == lingua_count(new_text, tmp_path)["tokens"]  # type: ignore[union-attr]
+
+        # a selection between the emoji and the CJK text: actions carry exactly that range back
+        start, end = text.index("🤖"), text.index("中文") + 2
+        found = await editor.actions(uri, start, end)
+        assert [a.title for a in found][:3] == [
+            "Compress selection 2x",
+            "Compress selection 3x",
+            "Compress selection 5x",
+        ]
+        data = found[0].data
+        assert data["range"] == editor.client.protocol._converter.unstructure(editor.range(uri, start, end))
+
+
+async def test_diagnostics_open_change_close(prompts_dir: Path) -> None:
+    path = prompts_dir / "long.prompt.md"
+    paragraph = "Summarise the quarterly report for the board, with risks and next steps. " * 20 + "\n\n"
+    path.write_text(paragraph * 3, encoding="utf-8")
+    settings = {"tokenBudget": 500, "targetModel": "gpt-4"}  # gpt-4: an 8,192-token window
+    async with session(settings=settings, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        found = await editor.diagnostics_for(uri)
+        assert len(found) == 1
+        diagnostic = found[0]
+        assert diagnostic.code == "over-budget" and diagnostic.source == "lingua"
+        assert diagnostic.severity == types.DiagnosticSeverity.Warning
+        assert diagnostic.data["budget"] == 500 and diagnostic.data["tokens"] > 500
+        text = editor.texts[uri]
+        assert editor.offsets(uri, diagnostic.range) == (0, len(text))
+
+        # the quick fix is offered on it, without running anything
+        fixes = await editor.actions(uri, 0, 0, [diagnostic])
+        assert [a.title for a in fixes] == ["Compress to fit the budget"]
+        assert fixes[0].kind == types.CodeActionKind.QuickFix
+        assert fixes[0].data["targetTokens"] == 500 and fixes[0].edit is None
+
+        # grow past the context window: debounced, then a warning and an error
+        editor.replace(uri, len(text), len(text), paragraph * 120)
+        found = await editor.diagnostics_for(uri, count=2)
+        assert {d.code for d in found} == {"over-budget", "over-context-window"}
+
+        # shrink under the budget: cleared
+        editor.replace(uri, 0, len(editor.texts[uri]), "Short prompt.\n")
+        assert await editor.diagnostics_for(uri, count=0) == []
+
+        editor.replace(uri, 0, len(editor.texts[uri]), paragraph * 3)
+        assert len(await editor.diagnostics_for(uri, count=1)) == 1
+        editor.close(uri)
+        assert await editor.diagnostics_for(uri, count=0) == []
+
+
+async def test_diagnostics_are_debounced(prompts_dir: Path) -> None:
+    path = prompts_dir / "typing.prompt"
+    path.write_text("Hello.\n", encoding="utf-8")
+    async with session(settings={"tokenBudget": 5}, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        await editor.diagnostics_for(uri)
+        published: list[types.PublishDiagnosticsParams] = []
+        waiter = editor.client.protocol.wait_for_notification_async(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        for i in range(10):  # ten keystrokes, 50 ms apart: one publication at the end
+            editor.replace(uri, len(editor.texts[uri]), len(editor.texts[uri]), f" word{i}")
+            await asyncio.sleep(0.05)
+        published.append(await asyncio.wait_for(waiter, 5))
+        await asyncio.sleep(0.6)
+        assert len(published) == 1
+        assert published[0].version == editor.versions[uri]
+
+
+async def test_settings_change_updates_hover_and_diagnostics(prompts_dir: Path, tmp_path: Path) -> None:
+    path = copy_prompt("promptflow/augmented_chat.jinja2", prompts_dir)
+    text = path.read_text(encoding="utf-8")
+    configuration = {"tokenBudget": 100000, "targetModel": "gpt-4o"}
+    async with session(configuration=configuration, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        assert await editor.diagnostics_for(uri, count=0) == []
+        editor.client.set_configuration({"tokenBudget": 10, "targetModel": "gpt-4", "rate": 0.5}, section="lingua")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        found = await editor.diagnostics_for(uri, count=1)
+        assert found[0].data["budget"] == 10
+        hover = await editor.hover(uri, 5)
+        assert hover is not None
+        value = hover.contents.value  # type: ignore[union-attr]
+        assert "gpt-4 (cl100k_base" in value and "saved at 2.0x" in value
+        assert hover_rows(value)["File"][0] == lingua_count(text, tmp_path, "gpt-4")["tokens"]
+
+
+async def test_settings_pushed_without_configuration_support(prompts_dir: Path) -> None:
+    """Neovim 0.7 has no workspace/configuration: settings come in the notification."""
+    path = prompts_dir / "p.prompt"
+    path.write_text("A prompt of a few tokens.\n", encoding="utf-8")
+    async with session("neovim@v0.7.0", root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        assert await editor.diagnostics_for(uri, count=0) == []
+        settings = {"lingua": {"tokenBudget": 2}}
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+        found = await editor.diagnostics_for(uri, count=1)
+        assert found[0].data["budget"] == 2
+
+
+async def test_bad_settings_fall_back_with_one_message(prompts_dir: Path) -> None:
+    path = prompts_dir / "p.prompt"
+    path.write_text("A prompt.\n", encoding="utf-8")
+    settings = {"rate": 7, "tokenBudget": "lots", "preserve": ["("], "device": "toaster", "targetModel": "gpt-99x"}
+    async with session("neovim@v0.7.0", settings=settings, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        hover = await editor.hover(uri, 2)
+        assert hover is not None
+        value = hover.contents.value  # type: ignore[union-attr]
+        assert "gpt-4o (o200k_base" in value and "saved at 3.0x" in value  # defaults
+        warnings = [m for m in editor.client.messages if m.type == types.MessageType.Warning]
+        assert len(warnings) == 1
+        for key in ("lingua.rate", "lingua.tokenBudget", "lingua.preserve", "lingua.device", "lingua.targetModel"):
+            assert key in warnings[0].message
+
+
+async def test_actions_listed_without_running_the_model(prompts_dir: Path) -> None:
+    path = copy_prompt("awesome-copilot/tldr-prompt.prompt.md", prompts_dir)
+    text = path.read_text(encoding="utf-8")
+    async with session(settings={"tokenBudget": 50}, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        start = text.index("\n\n") + 2
+        end = start + 1500
+        found = await editor.actions(uri, start, end)
+        titles = [a.title for a in found]
+        assert titles == [
+            "Compress selection 2x",
+            "Compress selection 3x",
+            "Compress selection 5x",
+            "Compress selection to fit 50 tokens",
+        ]
+        assert all(a.kind == types.CodeActionKind.RefactorRewrite and a.edit is None for a in found)
+        assert [a.data.get("rate") for a in found[:3]] == [0.5, 0.33, 0.2]
+        assert found[3].data["targetTokens"] == 50 and found[3].data["version"] == 1
+        assert await editor.actions(uri, start, start) == []  # no selection, no diagnostics: nothing
+        assert editor.statuses[-1]["state"] == "unloaded"  # listing never loads the model
+
+
+async def test_stale_resolve_is_refused(prompts_dir: Path) -> None:
+    path = prompts_dir / "p.prompt"
+    text = "Please write a short friendly greeting for {name} that mentions the weather today.\n"
+    path.write_text(text, encoding="utf-8")
+    async with session(root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        action = (await editor.actions(uri, 0, len(text) - 1))[0]
+        editor.replace(uri, 0, 0, "Hi. ")  # the user types before picking the action
+        with pytest.raises(JsonRpcException, match="changed") as failure:
+            await editor.client.code_action_resolve_async(action)
+        assert failure.value.code == -32801
+        assert editor.texts[uri].startswith("Hi. Please")
+        assert editor.applied == []
+        # the same through the command: refused before compressing
+        with pytest.raises(JsonRpcException) as failure:
+            await editor.command("lingua.compress", {**action.data, "version": 1})
+        assert failure.value.code == -32801
+
+
+async def test_count_tokens_command(prompts_dir: Path, tmp_path: Path) -> None:
+    path = copy_prompt("prompty/basic.prompty", prompts_dir)
+    text = path.read_text(encoding="utf-8")
+    async with session(root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        whole = await editor.command("lingua.countTokens", {"uri": uri})
+        expected = lingua_count(text, tmp_path)
+        assert whole["tokens"] == expected["tokens"]
+        assert whole["costUsd"] == pytest.approx(expected["cost_usd"])
+        assert whole["encoding"] == "o200k_base" and whole["contextWindow"] == 128000
+        part = await editor.command(
+            "lingua.countTokens",
+            {"uri": uri, "range": editor.client.protocol._converter.unstructure(editor.range(uri, 0, 40))},
+        )
+        assert part["tokens"] == lingua_count(text[:40], tmp_path)["tokens"]
+        free = await editor.command("lingua.countTokens", {"text": "hello world"})
+        assert free["tokens"] == 2
+
+
+async def test_failing_model_shows_one_message_and_counting_goes_on(prompts_dir: Path, tmp_path: Path) -> None:
+    path = prompts_dir / "p.prompt"
+    text = "Translate the following sentence into French, keeping {placeholder} as is: good morning.\n"
+    path.write_text(text, encoding="utf-8")
+    missing = str(tmp_path / "no-such-model")
+    async with session(settings={"model": missing}, root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        for _ in range(2):
+            with pytest.raises(Exception, match="could not load") as failure:
+                await editor.command(
+                    "lingua.compress", {"uri": uri, "range": _unstructured_range(editor, uri, 0, len(text) - 1)}
+                )
+            assert getattr(failure.value, "code", None) == -32803
+        errors = [m for m in editor.client.messages if m.type == types.MessageType.Error]
+        assert len(errors) == 1 and "lingua.model" in errors[0].message
+        assert any(s["state"] == "failed" for s in editor.statuses)
+        hover = await editor.hover(uri, 3)
+        assert hover is not None
+        assert hover_rows(hover.contents.value)["File"][0] == lingua_count(text, tmp_path)["tokens"]  # type: ignore[union-attr]
+
+
+async def test_bad_arguments_are_invalid_params(prompts_dir: Path) -> None:
+    path = prompts_dir / "p.prompt"
+    path.write_text("Some prompt text here.\n", encoding="utf-8")
+    async with session(root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        for argument in (
+            {"uri": uri},  # no range
+            {"uri": uri, "range": _unstructured_range(editor, uri, 0, 4), "rate": 3},
+            {"uri": "file:///not/open.prompt", "range": _unstructured_range(editor, uri, 0, 4)},
+        ):
+            with pytest.raises(Exception) as failure:
+                await editor.command("lingua.preview", argument)
+            assert getattr(failure.value, "code", None) == -32602
+        # the server is still alive and well
+        assert (await editor.command("lingua.countTokens", {"text": "ok"}))["tokens"] == 1
+
+
+def _unstructured_range(editor: object, uri: str, start: int, end: int) -> dict[str, object]:
+    return editor.client.protocol._converter.unstructure(editor.range(uri, start, end))  # type: ignore[attr-defined,no-any-return]
