@@ -40,22 +40,22 @@ if [[ ! -x $NODE_DIR/bin/node ]]; then
 fi
 
 CS_DIR=$TOOLS/code-server
-CS_BIN=$CS_DIR/node_modules/.bin/code-server
+CS_ENTRY=$CS_DIR/node_modules/code-server/out/node/entry.js
 stamp=$CS_DIR/.installed-$CODE_SERVER_VERSION
-if [[ ! -f $stamp ]]; then
+if [[ ! -f $stamp || ! -f $CS_ENTRY ]]; then
   step "installing code-server $CODE_SERVER_VERSION into $CS_DIR (native build, a few minutes)"
   mkdir -p "$CS_DIR"
   [[ -f $CS_DIR/package.json ]] || echo '{"private":true}' >"$CS_DIR/package.json"
   PATH=$NODE_DIR/bin:$PATH npm_config_nodedir=$NODE_DIR \
     npm install --prefix "$CS_DIR" --no-save --no-package-lock \
-    --unsafe-perm "code-server@$CODE_SERVER_VERSION" >"$CS_DIR/install.log" 2>&1 \
+    "code-server@$CODE_SERVER_VERSION" >"$CS_DIR/install.log" 2>&1 \
     || { tail -40 "$CS_DIR/install.log" >&2; exit 1; }
   touch "$stamp"
 fi
 
-# Paths for scripts/test_extension.sh and extension/test/e2e/run.mjs.
+# Paths for scripts/test_extension.sh (run code-server as: $LINGUA_NODE24 $LINGUA_CODE_SERVER ...) and extension/test/e2e/run.mjs.
 cat >"$TOOLS/env.sh" <<ENV
 export LINGUA_NODE24=$NODE_DIR/bin/node
-export LINGUA_CODE_SERVER=$CS_BIN
+export LINGUA_CODE_SERVER=$CS_ENTRY
 export LINGUA_CHROMIUM=$(command -v chromium)
 ENV
