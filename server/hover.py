@@ -21,6 +21,7 @@ class HoverFacts:
     section: Section | None
     section_tokens: int | None
     cached: CachedRatio | None
+    cached_of: str = "section"  # or "paragraph": which text the cached compression was of
 
 
 def usd(value: float) -> str:
@@ -78,7 +79,8 @@ def render(facts: HoverFacts, settings: Settings, markdown: bool = True) -> str:
         notes.append(f"Over the token budget of {settings.token_budget:,}.")
     if facts.cached is not None:
         cached = facts.cached
-        what = "This section is a compression's output" if cached.is_output else "Last compression of this section"
+        part = facts.cached_of
+        what = f"This {part} is a compression's output" if cached.is_output else f"Last compression of this {part}"
         notes.append(
             f"{what}: {cached.ratio:.2f}x ({cached.origin_tokens:,} -> {cached.compressed_tokens:,} tokens, "
             f"{cached.method})."

@@ -25,8 +25,8 @@ from pygls.protocol.language_server import lsp_method
 from server import actions, commands, hover
 from server.counting import Counters
 from server.diagnostics import DiagnosticsScheduler, diagnose
-from server.documents import Document, DocumentStore, is_prompt_file, outline, section_at
-from server.jobs import CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
+from server.documents import Document, DocumentStore, Section, is_prompt_file, outline, paragraph_at, section_at
+from server.jobs import CachedRatio, CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
 from server.settings import Settings, parse_settings, problems_message, with_target
 from server.worker import ModelState, ModelStatus, ModelWorker
 
@@ -341,14 +341,28 @@ async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> typ
     section = section_at(document.text, offset, shape, document.line_starts)  # type: ignore[arg-type]
     file_tokens = await ls.count_span(document, 0, len(document.text))
     section_tokens = await ls.count_span(document, section.start, section.end) if section else None
-    cached = (
-        ls.compressions.lookup(document.text[section.start : section.end], ls.settings.encoding) if section else None
-    )
-    facts = hover.HoverFacts(file_tokens, section, section_tokens, cached)
+    facts = hover.HoverFacts(file_tokens, section, section_tokens, *_cached_ratio(ls, document, offset, section))
     kind = types.MarkupKind.Markdown if ls.markdown_hover else types.MarkupKind.PlainText
     value = hover.render(facts, ls.settings, markdown=ls.markdown_hover)
     range_ = document.range_at(section.start, section.end) if section else None
     return types.Hover(contents=types.MarkupContent(kind=kind, value=value), range=range_)
+
+
+def _cached_ratio(
+    ls: LinguaServer, document: Document, offset: int, section: Section | None
+) -> tuple[CachedRatio | None, str]:
+    """A remembered compression of the section, else of the paragraph (what people select)."""
+    candidates: list[Section | None] = [section] if section else []
+    if section is None or section.kind != "paragraph":
+        # a heading or role marker line is not part of the paragraph below it
+        floor = document.text.find("\n", section.start) + 1 if section and section.kind != "front matter" else 0
+        candidates.append(paragraph_at(document.text, offset, document.line_starts, floor))
+    for candidate in candidates:
+        if candidate is not None:
+            found = ls.compressions.lookup(document.text[candidate.start : candidate.end], ls.settings.encoding)
+            if found is not None:
+                return found, "section" if candidate is section else "paragraph"
+    return None, "section"
 
 
 async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.CodeAction:

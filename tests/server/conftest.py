@@ -144,7 +144,9 @@ class Editor:
         )
 
     async def diagnostics_for(self, uri: str, count: int | None = None, timeout: float = 10) -> list[types.Diagnostic]:
-        """Wait for the next publication for ``uri`` (with ``count`` entries if given)."""
+        """Diagnostics of ``uri`` once there are ``count`` of them, else the next publication."""
+        if count is not None and uri in self.client.diagnostics and len(self.client.diagnostics[uri]) == count:
+            return list(self.client.diagnostics[uri])
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await asyncio.wait_for(

@@ -1,0 +1,280 @@
+"""End to end with the real embedded model: one server for the module, so it loads once.
+
+Selections are small and rates moderate to keep the module near half a minute on a laptop
+CPU; cancellation uses a whole prompt file so there is something to cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.server.conftest import Editor, copy_prompt, hover_rows, session
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PLACEHOLDER_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{[A-Za-z_]\w*\}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def editor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Editor]:
+    root = tmp_path_factory.mktemp("workspace")
+    (root / "prompts").mkdir()
+    async with session("visual-studio-code", root=root) as started:
+        started.root = root  # type: ignore[attr-defined]
+        yield started
+
+
+def _prompts(editor: Editor) -> Path:
+    return editor.root / "prompts"  # type: ignore[attr-defined,no-any-return]
+
+
+def _json_range(editor: Editor, uri: str, start: int, end: int) -> dict[str, Any]:
+    return editor.client.protocol._converter.unstructure(editor.range(uri, start, end))  # type: ignore[no-any-return]
+
+
+def _progress_messages(editor: Editor) -> list[list[Any]]:
+    return [list(reports) for reports in editor.client.progress_reports.values()]
+
+
+async def test_resolve_fills_a_versioned_edit_that_is_shorter_and_keeps_placeholders(editor: Editor) -> None:
+    path = copy_prompt("graphrag/extract_claims__EXTRACT_CLAIMS_PROMPT.txt", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    start = text.index("3. Return output")
+    end = len(text.rstrip())
+    selection = text[start:end]
+    placeholders = PLACEHOLDER_RE.findall(selection)
+    assert placeholders, "the test needs a selection with template fields"
+
+    listed = await editor.actions(uri, start, end)
+    action = next(a for a in listed if a.title == "Compress selection 2x")
+    assert action.edit is None
+    started = time.perf_counter()
+    resolved = await editor.client.code_action_resolve_async(action)
+    print(f"first compression (model load included): {time.perf_counter() - started:.1f} s")
+
+    assert resolved.edit is not None and resolved.edit.document_changes
+    change = resolved.edit.document_changes[0]
+    assert isinstance(change, types.TextDocumentEdit)
+    assert change.text_document.uri == uri and change.text_document.version == 1
+    assert editor.apply(resolved.edit) == (True, None)
+    new_text = editor.texts[uri]
+    assert new_text.startswith(text[:start]) and new_text.endswith(text[end:])
+    compressed = new_text[start : len(new_text) - (len(text) - end)]
+    assert len(compressed) < 0.8 * len(selection)
+    for placeholder in placeholders:
+        assert placeholder in compressed
+
+    # progress: the model's loading was its own step, then the compression, then the end
+    reports = max(_progress_messages(editor), key=len)
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and reports[0].cancellable
+    messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
+    assert any(m and m.startswith("Loading model") for m in messages)
+    assert any(m and m.startswith("Compressing") for m in messages)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+    assert [s["state"] for s in editor.statuses][-2:] == ["loading", "ready"]
+
+
+async def test_compress_command_applies_through_the_editor(editor: Editor) -> None:
+    path = copy_prompt("promptflow/augmented_chat.jinja2", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    start = text.index("You are")
+    end = text.index("\n\n", start)  # one paragraph
+    result = await editor.command(
+        "lingua.compress", {"uri": uri, "range": _json_range(editor, uri, start, end), "rate": 0.5}
+    )
+    assert result["applied"] is True and "reason" not in result
+    assert result["version"] == 1
+    assert result["ratio"] > 1.3 and result["compressedTokens"] < result["originTokens"]
+    assert result["method"] == "llmlingua" and "SmolLM2" in result["model"]
+    assert editor.versions[uri] == 2 and len(editor.applied) >= 1
+    new_text = editor.texts[uri]
+    assert result["compressedText"] in new_text
+    assert new_text.startswith(text[:start]) and new_text.endswith(text[end:])
+
+    # hovering the compressed paragraph tells what it came from
+    hover = await editor.hover(uri, start + 2)
+    assert hover is not None
+    value = hover.contents.value  # type: ignore[union-attr]
+    assert f"This paragraph is a compression's output: {result['ratio']:.2f}x" in value
+
+
+async def test_preview_and_keep_probabilities_leave_the_document_alone(editor: Editor) -> None:
+    path = copy_prompt("awesome-copilot/create-technical-spike.prompt.md", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    start = text.index("Create time-boxed technical spike documents for researching critical")
+    end = text.index("\n\n", start)  # exactly one paragraph
+    args = {"uri": uri, "range": _json_range(editor, uri, start, end), "rate": 0.5}
+    preview = await editor.command("lingua.preview", args)
+    assert preview["originalText"] == text[start:end]
+    assert preview["compressedTokens"] < preview["originTokens"]
+    assert preview["uri"] == uri and preview["range"] == args["range"] and preview["version"] == 1
+
+    # a hover on that paragraph now shows the real ratio of its compression
+    hover = await editor.hover(uri, start + 5)
+    assert hover is not None
+    assert f"Last compression of this paragraph: {preview['ratio']:.2f}x" in hover.contents.value  # type: ignore[union-attr]
+
+    end = start + 700
+    args = {"uri": uri, "range": _json_range(editor, uri, start, end), "rate": 0.5}
+
+    heat = await editor.command("lingua.keepProbabilities", args)
+    assert heat["uri"] == uri and heat["version"] == 1
+    words = heat["words"]
+    assert len(words) > 50
+    for word in words:
+        a, b = editor.offsets(uri, types.Range(**_ranges(word["range"])))
+        assert start <= a < b <= end
+        assert text[a:b].strip() == text[a:b]  # each range is exactly one word
+        assert 0.0 <= word["probability"] <= 1.0
+    assert any(w["kept"] for w in words) and not all(w["kept"] for w in words)
+    assert editor.texts[uri] == text and editor.versions[uri] == 1
+
+
+def _ranges(raw: dict[str, Any]) -> dict[str, types.Position]:
+    return {key: types.Position(**raw[key]) for key in ("start", "end")}
+
+
+async def test_cancel_request_stops_the_model(editor: Editor) -> None:
+    path = copy_prompt("awesome-copilot/write-coding-standards-from-file.prompt.md", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    before = len(editor.client.progress_reports)
+    params = types.ExecuteCommandParams(
+        command="lingua.compress", arguments=[{"uri": uri, "range": _json_range(editor, uri, 0, len(text))}]
+    )
+    request = asyncio.ensure_future(
+        editor.client.protocol.send_request_async("workspace/executeCommand", params, msg_id="cancel-me")
+    )
+    # wait for the compression (not just the job) to be under way
+    for _ in range(400):
+        reports = list(editor.client.progress_reports.values())[before:]
+        if reports and any(isinstance(r, types.WorkDoneProgressReport) for r in reports[0]):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the compression never reported progress")
+    cancelled_at = time.perf_counter()
+    editor.client.cancel_request(types.CancelParams(id="cancel-me"))
+    with pytest.raises(JsonRpcException) as failure:
+        await request
+    assert failure.value.code == -32800
+    token_reports = list(editor.client.progress_reports.values())[before]
+    for _ in range(200):  # the worker notices between two windows and ends the progress
+        if isinstance(token_reports[-1], types.WorkDoneProgressEnd):
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(token_reports[-1], types.WorkDoneProgressEnd)
+    assert token_reports[-1].message == "Cancelled"
+    print(f"model stopped {time.perf_counter() - cancelled_at:.2f} s after the cancel")
+    assert editor.texts[uri] == text and editor.versions[uri] == 1
+
+    # the worker is free again: a small job runs at once
+    small = await editor.command("lingua.preview", {"uri": uri, "range": _json_range(editor, uri, 0, 400), "rate": 0.5})
+    assert small["compressedTokens"] < small["originTokens"]
+
+
+async def test_progress_cancel_button_cancels_a_resolve(editor: Editor) -> None:
+    path = copy_prompt("awesome-copilot/breakdown-plan.prompt.md", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    action = (await editor.actions(uri, 0, len(text)))[0]
+    before = len(editor.client.progress_reports)
+    resolving = asyncio.ensure_future(editor.client.code_action_resolve_async(action))
+    token = None
+    for _ in range(400):
+        tokens = list(editor.client.progress_reports)[before:]
+        if tokens and any(
+            isinstance(r, types.WorkDoneProgressReport) for r in editor.client.progress_reports[tokens[0]]
+        ):
+            token = tokens[0]
+            break
+        await asyncio.sleep(0.05)
+    assert token is not None
+    editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    with pytest.raises(JsonRpcException) as failure:
+        await asyncio.wait_for(resolving, 30)
+    assert failure.value.code == -32800
+    assert editor.texts[uri] == text
+
+
+async def test_edit_during_compression_is_not_applied(editor: Editor) -> None:
+    path = copy_prompt("awesome-copilot/mcp-create-adaptive-cards.prompt.md", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    start = text.index("\n\n", 10) + 2
+    end = start + 1200
+    before = len(editor.client.progress_reports)
+    running = asyncio.ensure_future(
+        editor.command("lingua.compress", {"uri": uri, "range": _json_range(editor, uri, start, end), "rate": 0.5})
+    )
+    for _ in range(200):
+        if len(editor.client.progress_reports) > before:
+            break
+        await asyncio.sleep(0.05)
+    editor.replace(uri, 0, 0, "Typed meanwhile. ")  # the user keeps typing
+    result = await asyncio.wait_for(running, 120)
+    assert result["applied"] is False
+    assert "changed" in result["reason"] and "nothing was applied" in result["reason"]
+    assert editor.texts[uri] == "Typed meanwhile. " + text
+
+
+async def test_to_fit_action_and_budget_quick_fix_hit_the_target(editor: Editor) -> None:
+    path = _prompts(editor) / "budget.prompt.md"
+    body = (
+        "You are a support agent for {product}. Read the customer's message below and answer politely, "
+        "quoting the order number {order_id} and never promising refunds you cannot give. "
+    ) * 4
+    path.write_text(body + "\n", encoding="utf-8")
+    editor.client.set_configuration({"tokenBudget": 60}, section="lingua")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    uri = editor.open(path)
+    diagnostics = await editor.diagnostics_for(uri, count=1)
+    fix = (await editor.actions(uri, 0, 0, diagnostics))[0]
+    assert fix.title == "Compress to fit the budget"
+    resolved = await editor.client.code_action_resolve_async(fix)
+    assert editor.apply(resolved.edit) == (True, None)  # type: ignore[arg-type]
+    assert "{product}" in editor.texts[uri] and "{order_id}" in editor.texts[uri]
+    hover = await editor.hover(uri, 1)
+    assert hover is not None
+    tokens = hover_rows(hover.contents.value)["File"][0]  # type: ignore[union-attr]
+    assert tokens <= 60
+    assert await editor.diagnostics_for(uri, count=0) == []
+    editor.client.set_configuration({}, section="lingua")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+
+
+async def test_restart_model(editor: Editor) -> None:
+    seen = len(editor.statuses)
+    assert await editor.command("lingua.restartModel", {}) == {"restarted": True}
+    assert [s["state"] for s in editor.statuses[seen:]][-2:] == ["loading", "ready"]
+
+
+async def test_neovim_without_document_changes_gets_plain_changes(tmp_path: Path) -> None:
+    """Neovim 0.7 announces no documentChanges: the edit comes as ``changes``, checked by version on our side."""
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    path = copy_prompt("prompty/shakespeare.prompty", folder)
+    async with session("neovim@v0.7.0", root=tmp_path) as nvim:
+        uri = nvim.open(path)
+        text = nvim.texts[uri]
+        start = text.index("system:")
+        action = (await nvim.actions(uri, start, len(text)))[0]
+        resolved = await nvim.client.code_action_resolve_async(action)
+        assert resolved.edit is not None and resolved.edit.document_changes is None
+        assert list(resolved.edit.changes) == [uri]
+        assert nvim.apply(resolved.edit) == (True, None)
+        assert len(nvim.texts[uri]) < len(text)
+        assert "{{" in text[start:] and all(p in nvim.texts[uri] for p in PLACEHOLDER_RE.findall(text[start:]))
