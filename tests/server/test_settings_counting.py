@@ -1,0 +1,102 @@
+"""Settings parsing and the chunked token counter, without a server."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lingua_core.tokens import count_tokens
+from server.counting import TokenCounter, chunks
+from server.settings import DEFAULT_PROMPT_FILES, Settings, parse_settings
+from tests.server.conftest import PROMPTS
+
+
+def test_defaults() -> None:
+    settings, problems = parse_settings(None)
+    assert problems == []
+    assert settings == Settings()
+    assert settings.prompt_files == DEFAULT_PROMPT_FILES
+    assert (settings.encoding, settings.usd_per_million, settings.context_window) == ("o200k_base", 2.5, 128_000)
+
+
+def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
+    raw = {
+        "model": "/models/llmlingua2",
+        "device": "cuda:1",
+        "method": "llmlingua2",
+        "rate": 0.5,
+        "targetModel": "claude-sonnet-4-5",
+        "tokenBudget": 1200,
+        "promptFiles": ["**/*.txt"],
+        "preserve": [r"\bSKU-\d+\b"],
+        "keepCodeBlocks": False,
+        "python": "/usr/bin/python3",
+        "somethingNew": 1,
+        "rate ": 3,
+    }
+    settings, problems = parse_settings(raw)
+    assert problems == []
+    assert settings.model == "/models/llmlingua2" and settings.device == "cuda:1"
+    assert settings.method == "llmlingua2" and settings.rate == 0.5 and settings.token_budget == 1200
+    assert settings.prompt_files == ("**/*.txt",) and settings.preserve == (r"\bSKU-\d+\b",)
+    assert settings.keep_code_blocks is False
+    assert settings.usd_per_million == 3.0 and settings.context_window == 200_000
+
+
+def test_invalid_values_fall_back_one_by_one() -> None:
+    raw = {
+        "rate": 0,
+        "tokenBudget": 2.5,
+        "preserve": ["(unclosed"],
+        "device": "tpu",
+        "method": "magic",
+        "targetModel": "my-own-llm",
+        "keepCodeBlocks": "yes",
+        "promptFiles": "*.md",
+        "model": "",
+    }
+    settings, problems = parse_settings(raw)
+    assert settings == Settings()
+    assert len(problems) == len(raw)
+    assert any("lingua.targetModel" in p and "unknown target model" in p for p in problems)
+
+
+def test_null_means_default_and_non_object_is_refused() -> None:
+    assert parse_settings({"rate": None})[0].rate == 0.33
+    settings, problems = parse_settings(["not", "an", "object"])
+    assert settings == Settings() and len(problems) == 1
+
+
+def _corpus() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in PROMPTS.glob("*/*") if p.suffix != "" and p.is_file()]
+    rng = random.Random(3)
+    pieces = ["\n", "\n\n", "\r\n", " ", "/", "a", "Z", "7", ".", ".\n", "\t", "😀", "中文", "'s", "#", "```", "\n/"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 120))) for _ in range(500)]
+    return texts
+
+
+@pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
+def test_chunked_counts_equal_whole_counts(encoding: str) -> None:
+    counter = TokenCounter(encoding)
+    for text in _corpus():
+        assert "".join(chunks(text)) == text
+        assert counter.count(text) == count_tokens(text, encoding)
+
+
+def test_an_edit_recounts_one_chunk() -> None:
+    paragraph = "A paragraph about compressing prompts, with some words in it. " * 30
+    text = "\n\n".join(f"{i}. {paragraph}" for i in range(200))
+    counter = TokenCounter("o200k_base")
+    assert counter.count(text) == count_tokens(text)
+    cached = len(counter._cache)
+    edited = text.replace("7. A paragraph", "7. A changed paragraph", 1)
+    assert counter.count(edited) == count_tokens(edited)
+    assert len(counter._cache) == cached + 1
+
+
+def test_huge_paragraphs_are_split_at_safe_line_starts() -> None:
+    text = "\n".join(f"line {i} of a long block without blank lines" for i in range(3000))
+    parts = chunks(text)
+    assert len(parts) > 10 and max(map(len, parts)) < 9000
+    assert TokenCounter("o200k_base").count(text) == count_tokens(text)
