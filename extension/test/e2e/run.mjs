@@ -248,26 +248,54 @@ async function pick(label) {
   await acceptFocused(label);
 }
 
-/** Opens (or switches to) a workspace file by clicking it in the Explorer. */
+/**
+ * Opens (or switches to) a workspace file: by clicking it in the Explorer when it shows there,
+ * else with Quick Open (whose list may also offer a preview diff of the file, so not later).
+ */
 async function openFile(name) {
-  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().click();
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+  if (await row.isVisible()) {
+    await row.click();
+  } else {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.locator('.quick-input-widget input').fill(name);
+    await acceptFocused(name);
+  }
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await waitFor(`${name} to be the active editor`, async () => new RegExp(`^(● )?${escaped} - `).test(await page.title()), 15_000);
-  await page.locator('.editor-group-container.active .monaco-editor textarea').first().focus();
+  // Click into the text so that the keyboard goes to the editor, not the Explorer.
+  const box = await page.locator('.editor-group-container.active .monaco-editor').first().boundingBox();
+  if (box === null) {
+    throw new Error(`no editor for ${name}`);
+  }
+  await page.mouse.click(box.x + box.width / 2, box.y + 12);
+  await waitFor('the editor to have the keyboard', () => page.evaluate(() => document.activeElement?.closest('.monaco-editor') != null), 5_000);
 }
 
-/** Selects whole lines first..last (1-based) with Go to Line and Shift+Down. */
-async function selectLines(first, last) {
+/**
+ * Selects whole lines first..last (1-based) with Go to Line and Expand Line Selection (Ctrl+L,
+ * logical lines even when wrapped), then checks VS Code's own "(N selected)" against the file.
+ */
+async function selectLines(first, last, text) {
   await page.keyboard.press('Control+G');
   await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
   await page.keyboard.type(String(first));
   await page.keyboard.press('Enter');
-  await page.keyboard.press('Home');
-  await page.keyboard.press('Home');
-  for (let i = first; i < last; i += 1) {
-    await page.keyboard.press('Shift+ArrowDown');
+  await sleep(200);
+  for (let i = first; i <= last; i += 1) {
+    await page.keyboard.press('Control+L');
   }
-  await page.keyboard.press('Shift+End');
+  await page.keyboard.press('Shift+ArrowLeft');
+  const expected = text.split('\n').slice(first - 1, last).join('\n');
+  await page.keyboard.press('Control+C');
+  const copied = norm(await page.evaluate(() => navigator.clipboard.readText()));
+  const same = copied === expected;
+  check(same, `lines ${first}-${last} selected (${copied.length} characters)`);
+  if (!same) {
+    log(`selected: ${JSON.stringify(copied.slice(0, 120))} … ${JSON.stringify(copied.slice(-80))}`);
+    log(`expected: ${JSON.stringify(expected.slice(0, 120))} … ${JSON.stringify(expected.slice(-80))}`);
+  }
 }
 
 async function statusBarText(pattern) {
@@ -324,6 +352,7 @@ try {
     env,
   });
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${port}` });
   page = await context.newPage();
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
@@ -373,8 +402,7 @@ try {
   const selected = mapLines.slice(8, 44).join('\n');
   const before = placeholders(selected);
   check(before.single.length >= 2, `the selection holds placeholders ${before.single.join(' ')}`);
-  await page.locator('.editor-group-container.active .monaco-editor textarea').first().focus();
-  await selectLines(9, 44);
+  await selectLines(9, 44, mapBefore);
   const selText = await waitFor('the selection count in the status bar', () => statusBarText(/tokens · [\d,]+ selected/), 30_000);
   log(`status bar with a selection: "${selText}"`);
   await shot('selection-count', `lines 9-44 selected; the status bar reads "${selText}"`);
@@ -394,7 +422,10 @@ try {
     before.single.every((p) => after.single.includes(p)),
     `format fields kept verbatim: ${before.single.join(' ')}`,
   );
-  check(mapAfter.includes('---Data tables---') || mapAfter.includes('Data tables'), 'text outside the selection is untouched');
+  check(
+    mapAfter.startsWith(mapLines.slice(0, 8).join('\n')) && mapAfter.endsWith(mapLines.slice(44).join('\n')),
+    'the text before line 9 and after line 44 is untouched',
+  );
   await shot('compressed', 'after Compress Selection 3x: lines 9-44 shortened, {max_length} and {context_data} intact');
 
   // 5. Preview Compression on the .prompty file ({{x}} placeholders), then Apply.
@@ -404,7 +435,7 @@ try {
   const promptyBefore = readFileSync(promptyFile, 'utf8');
   const pBefore = placeholders(promptyBefore.split('\n').slice(22, 36).join('\n'));
   check(pBefore.dbl.length >= 3, `the prompty selection holds ${pBefore.dbl.join(' ')}`);
-  await selectLines(23, 36);
+  await selectLines(23, 36, promptyBefore);
   await palette('Lingua: Preview Compression');
   await pick('2x');
   await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 240_000 });
@@ -427,9 +458,9 @@ try {
 
   // 6. A stale preview is never applied: preview, edit the document, then Apply.
   await openFile('map_system_prompt.txt');
-  const mapNow = readFileSync(mapFile, 'utf8').split('\n');
-  const tail = mapNow.length;
-  await selectLines(Math.max(1, tail - 12), tail - 1);
+  const mapNow = readFileSync(mapFile, 'utf8');
+  const tail = mapNow.split('\n').length;
+  await selectLines(tail - 12, tail - 1, mapNow);
   await palette('Lingua: Preview Compression');
   await pick('5x');
   await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 240_000 });
@@ -445,7 +476,7 @@ try {
     async () => (await page.locator('.notification-toast').allInnerTexts()).map(norm).find((t) => /changed since the preview/.test(t)),
     15_000,
   );
-  check(stale !== undefined, `stale preview refused: "${stale.split('\n')[0]}"`);
+  check(stale !== undefined, `stale preview refused: "${stale.split('\n').find((l) => /changed/.test(l))}"`);
   await shot('stale-preview-refused', 'the document was edited after the preview: Apply refuses and says why');
   await save();
   const mapFinal = readFileSync(mapFile, 'utf8');
@@ -455,7 +486,7 @@ try {
 
   // 7. Show What Will Be Dropped: heat colours and struck-through words.
   await openFile('map_system_prompt.txt');
-  await selectLines(Math.max(1, tail - 12), tail - 1);
+  await selectLines(tail - 12, tail - 1, readFileSync(mapFile, 'utf8'));
   await palette('Lingua: Show What Will Be Dropped');
   const struck = await waitFor(
     'struck-through (dropped) words',
