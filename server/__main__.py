@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 
@@ -29,6 +30,15 @@ def _drop_answered_errors(record: logging.LogRecord) -> bool:
     return not isinstance(error, JsonRpcException)
 
 
+def _preload_tokenizer() -> None:
+    try:
+        from lingua_core.tokens import get_encoding
+
+        get_encoding("o200k_base")
+    except Exception:  # a missing rank file is reported when something counts
+        logging.getLogger(__name__).debug("tokenizer preload failed", exc_info=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server", description="The Lingua language server.")
     parser.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default)")
@@ -45,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     pygls_log.addFilter(_drop_answered_errors)
     os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' loading bars would fill the log
 
+    # The model thread holds the GIL between torch calls; by default another thread waits up to
+    # 5 ms for it, several times per request. 1 ms keeps hovers quick during a compression.
+    sys.setswitchinterval(0.001)
+    # Build the default tokenizer while pygls and lsprotocol import: the first hover needs it.
+    threading.Thread(target=_preload_tokenizer, name="lingua-preload", daemon=True).start()
     from server.server import create_server
 
     server = create_server()

@@ -15,9 +15,12 @@ ahead than one character, so both halves split into the same pieces on their own
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,31 +34,48 @@ MAX_CHUNK = 8192
 CACHE_CHARS = 16_000_000
 
 
-def chunks(text: str) -> list[str]:
-    """Paragraph-sized pieces whose token counts add up to the whole text's.
+def chunk_bounds(text: str) -> list[int]:
+    """Offsets where chunks start, plus ``len(text)``: paragraph-sized pieces whose token counts
+    add up to the whole text's.
 
     Cuts depend only on the nearby text (content-defined), so an edit in one paragraph leaves
     the other chunks, and their cached counts, as they were.
     """
-    out: list[str] = []
-    start = 0
+    bounds = [0]
     for m in _PARAGRAPH_CUT_RE.finditer(text):
-        _append_split(text, start, m.end(), out)
-        start = m.end()
-    _append_split(text, start, len(text), out)
-    return out
+        _split_long(text, bounds[-1], m.end(), bounds)
+        bounds.append(m.end())
+    _split_long(text, bounds[-1], len(text), bounds)
+    if bounds[-1] != len(text) or len(bounds) == 1:
+        bounds.append(len(text))
+    return bounds
 
 
-def _append_split(text: str, start: int, end: int, out: list[str]) -> None:
-    """Append ``text[start:end]``, cut at line starts into pieces of about ``MAX_CHUNK`` chars."""
+def _split_long(text: str, start: int, end: int, bounds: list[int]) -> None:
+    """Add cuts at line starts so that no chunk of ``text[start:end]`` is much over ``MAX_CHUNK``."""
     while end - start > MAX_CHUNK:
         cut = _CUT_RE.search(text, start + MAX_CHUNK // 2, end)
         if cut is None:
-            break
-        out.append(text[start : cut.end()])
+            return
+        bounds.append(cut.end())
         start = cut.end()
-    if end > start:
-        out.append(text[start:end])
+
+
+def chunks(text: str) -> list[str]:
+    bounds = chunk_bounds(text)
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Chunk starts of one text and running token totals: any span's count in two bisections."""
+
+    bounds: list[int]
+    prefix: list[int]  # prefix[i]: tokens of the chunks before bounds[i]
+
+    @property
+    def total(self) -> int:
+        return self.prefix[-1]
 
 
 class TokenCounter:
@@ -81,30 +101,53 @@ class TokenCounter:
         return self._encoding
 
     def count(self, text: str) -> int:
+        return sum(self._count_chunks(chunks(text)))
+
+    def layout(self, text: str) -> Layout:
+        bounds = chunk_bounds(text)
+        counts = self._count_chunks([text[a:b] for a, b in itertools.pairwise(bounds)])
+        return Layout(bounds, list(itertools.accumulate(counts, initial=0)))
+
+    def count_span(self, text: str, layout: Layout, start: int, end: int) -> int:
+        """``count(text[start:end])`` from whole chunks plus the two partial ends.
+
+        A chunk start strictly inside the span is a safe cut for the span too: safety depends
+        only on the characters on either side of it.
+        """
+        first = bisect.bisect_left(layout.bounds, start)
+        last = bisect.bisect_right(layout.bounds, end) - 1
+        if first >= last:
+            return self.count(text[start:end])
+        head, tail = layout.bounds[first], layout.bounds[last]
+        inner = layout.prefix[last] - layout.prefix[first]
+        return self.count(text[start:head]) + inner + self.count(text[tail:end])
+
+    def _count_chunks(self, pieces: list[str]) -> list[int]:
         encoding = self.load()
-        total = 0
-        missing: list[str] = []
+        counts: list[int | None] = []
+        missing: list[int] = []
         with self._lock:
-            for chunk in chunks(text):
+            for index, chunk in enumerate(pieces):
                 cached = self._cache.get(chunk)
                 if cached is None:
-                    missing.append(chunk)
+                    missing.append(index)
                 else:
                     self._cache.move_to_end(chunk)
-                    total += cached
+                counts.append(cached)
         if missing:
             # Outside the lock: tiktoken releases the GIL while encoding, so hovers proceed.
-            counted = [len(encoding.encode_ordinary(chunk)) for chunk in missing]
-            total += sum(counted)
+            for index in missing:
+                counts[index] = len(encoding.encode_ordinary(pieces[index]))
             with self._lock:
-                for chunk, number in zip(missing, counted):
-                    if chunk not in self._cache:
-                        self._cache[chunk] = number
+                for index in missing:
+                    chunk = pieces[index]
+                    if chunk and chunk not in self._cache:
+                        self._cache[chunk] = counts[index]  # type: ignore[assignment]
                         self._cached_chars += len(chunk)
                 while self._cached_chars > CACHE_CHARS and self._cache:
                     old, _ = self._cache.popitem(last=False)
                     self._cached_chars -= len(old)
-        return total
+        return counts  # type: ignore[return-value]
 
 
 class Counters:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from server import actions, commands, hover
-from server.counting import Counters
+from server.counting import Counters, Layout
 from server.diagnostics import DiagnosticsScheduler, diagnose
 from server.documents import Document, DocumentStore, Section, is_prompt_file, outline, paragraph_at, section_at
 from server.jobs import CachedRatio, CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
@@ -162,18 +163,32 @@ class LinguaServer(LanguageServer):
             return counter.count(text)
         return await asyncio.get_running_loop().run_in_executor(self._count_executor, counter.count, text)
 
-    async def count_span(self, document: Document, start: int, end: int) -> int:
-        """Tokens of a slice of one document version, computed once and shared by concurrent asks."""
-        memo = document.memo("counts")
-        key = f"{self.settings.encoding}:{start}:{end}"
-        pending = memo.get(key)
+    async def layout(self, document: Document) -> Layout:
+        """Chunk counts of one document version, computed once and shared by concurrent asks."""
+        memo = document.memo("layouts")
+        encoding = self.settings.encoding
+        pending = memo.get(encoding)
         if pending is None:
-            pending = memo[key] = asyncio.ensure_future(self.count(document.text[start:end]))
+            counter = self.counters.get(encoding)
+            if len(document.text) <= INLINE_COUNT_CHARS and counter.loaded:
+                pending = asyncio.get_running_loop().create_future()
+                pending.set_result(counter.layout(document.text))
+            else:
+                work = functools.partial(counter.layout, document.text)
+                pending = asyncio.get_running_loop().run_in_executor(self._count_executor, work)
+            memo[encoding] = pending
         try:
             return await asyncio.shield(pending)  # type: ignore[arg-type]
         except Exception:
-            memo.pop(key, None)
+            memo.pop(encoding, None)
             raise
+
+    async def count_span(self, document: Document, start: int, end: int) -> int:
+        """Tokens of ``document.text[start:end]`` as if counted alone (what ``lingua count`` says)."""
+        layout = await self.layout(document)
+        if start == 0 and end == len(document.text):
+            return layout.total
+        return self.counters.get(self.settings.encoding).count_span(document.text, layout, start, end)
 
     async def publish_diagnostics(self, uri: str) -> None:
         document = self.documents.get(uri)
@@ -258,6 +273,9 @@ def create_server() -> LinguaServer:
         ls._pending_problems.clear()
         ls.protocol.notify(MODEL_STATUS, ls.worker.status.to_json())
         await ls.count("")  # build the tokenizer now, before the first hover asks
+        # Everything so far (lsprotocol's thousand classes, the tokenizer) lives as long as the
+        # server: frozen, it no longer makes each full collection, a hover's worst pause, slow.
+        gc.freeze()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded
@@ -309,7 +327,7 @@ def create_server() -> LinguaServer:
         if document is None:
             return None
         start, end = document.offsets(params.range)
-        selection_tokens = await ls.count(document.text[start:end]) if end > start else None
+        selection_tokens = await ls.count_span(document, start, end) if end > start else None
         found = actions.list_actions(
             document,
             params.range,

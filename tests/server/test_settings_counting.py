@@ -100,3 +100,15 @@ def test_huge_paragraphs_are_split_at_safe_line_starts() -> None:
     parts = chunks(text)
     assert len(parts) > 10 and max(map(len, parts)) < 9000
     assert TokenCounter("o200k_base").count(text) == count_tokens(text)
+
+
+def test_span_counts_from_the_layout_equal_counting_the_span_alone() -> None:
+    text = "\n\n".join(_corpus()[:40])
+    counter = TokenCounter("o200k_base")
+    layout = counter.layout(text)
+    assert layout.total == count_tokens(text)
+    rng = random.Random(5)
+    for _ in range(300):
+        start = rng.randrange(len(text))
+        end = rng.randint(start, min(len(text), start + rng.choice([50, 2000, 40000])))
+        assert counter.count_span(text, layout, start, end) == count_tokens(text[start:end])
