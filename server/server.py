@@ -224,6 +224,11 @@ class LinguaServer(LanguageServer):
         self.worker.shutdown()
         self._count_executor.shutdown(wait=False, cancel_futures=True)
 
+    def shutdown(self) -> None:
+        """Also when the client vanished without ``shutdown`` (stdin closed)."""
+        self.shutdown_workers()
+        super().shutdown()  # type: ignore[no-untyped-call]
+
 
 def guarded(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Log any failure and answer it as an LSP error, never letting it reach pygls' own logging

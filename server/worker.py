@@ -86,6 +86,7 @@ class ModelWorker:
             max_workers=1, thread_name_prefix="lingua-model", initializer=_lower_priority
         )
         self._on_status = on_status
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._spec = ("embedded", "auto")
         self._compressor: Compressor | None = None
@@ -112,7 +113,7 @@ class ModelWorker:
     def compress(
         self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]
     ) -> Future[CompressionResult]:
-        return self._executor.submit(self._run, job, progress, cancelled)
+        return self._executor.submit(self._run, job, progress, lambda: cancelled() or self._closing.is_set())
 
     def restart(self) -> Future[None]:
         """Drop the model and any remembered load failure, then load again."""
@@ -126,6 +127,8 @@ class ModelWorker:
         return self._executor.submit(run)
 
     def shutdown(self) -> None:
+        """Stop the running job at its next window: Python joins this thread before exiting."""
+        self._closing.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- worker thread -----------------------------------------------------------------
