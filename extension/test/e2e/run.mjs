@@ -403,7 +403,20 @@ try {
   const before = placeholders(selected);
   check(before.single.length >= 2, `the selection holds placeholders ${before.single.join(' ')}`);
   await selectLines(9, 44, mapBefore);
-  const selText = await waitFor('the selection count in the status bar', () => statusBarText(/tokens · [\d,]+ selected/), 30_000);
+  // The count follows the selection after a debounce: wait until it settles.
+  let previous;
+  const selText = await waitFor(
+    'a settled selection count in the status bar',
+    async () => {
+      const now = await statusBarText(/tokens · [\d,]+ selected/);
+      const settled = now !== undefined && now === previous;
+      previous = now;
+      return settled ? now : undefined;
+    },
+    30_000,
+    700,
+  );
+  const selTokens = Number(/([\d,]+) selected/.exec(selText)[1].replace(/,/g, ''));
   log(`status bar with a selection: "${selText}"`);
   await shot('selection-count', `lines 9-44 selected; the status bar reads "${selText}"`);
   await palette('Lingua: Compress Selection');
@@ -414,6 +427,8 @@ try {
   await shot('compress-progress', 'compression running: progress notification with Cancel, the editor stays usable');
   const outcome = await waitForOutcome('the 3x compression', /Lingua: [\d,]+ → [\d,]+ tokens/, 240_000);
   check(outcome.ok, `compression reported: ${outcome.text}`);
+  const origin = Number((/([\d,]+) →/.exec(outcome.text ?? '') ?? ['', '0'])[1].replace(/,/g, ''));
+  check(Math.abs(origin - selTokens) <= Math.max(3, selTokens * 0.02), `the status bar's selection count (${selTokens}) agrees with the server's (${origin})`);
   await save();
   const mapAfter = readFileSync(mapFile, 'utf8');
   const after = placeholders(mapAfter);
@@ -426,6 +441,9 @@ try {
     mapAfter.startsWith(mapLines.slice(0, 8).join('\n')) && mapAfter.endsWith(mapLines.slice(44).join('\n')),
     'the text before line 9 and after line 44 is untouched',
   );
+  // Show the compressed lines 9-… from the top of the file.
+  await page.keyboard.press('Control+Home');
+  await sleep(400);
   await shot('compressed', 'after Compress Selection 3x: lines 9-44 shortened, {max_length} and {context_data} intact');
 
   // 5. Preview Compression on the .prompty file ({{x}} placeholders), then Apply.
@@ -520,6 +538,24 @@ try {
     return n;
   });
   check(struckAfterEdit === 0, `the heat view clears on edit (${struckAfterEdit} struck spans left)`);
+  await page.keyboard.press('Control+Z');
+
+  // 8. Cancel: a whole-file compression at a custom rate, cancelled from its notification.
+  await save();
+  const beforeCancel = readFileSync(mapFile, 'utf8');
+  await page.keyboard.press('Control+A');
+  await palette('Lingua: Compress Selection');
+  await pick('Custom rate');
+  await page.locator('.quick-input-widget input').fill('0.6');
+  await page.keyboard.press('Enter');
+  const cancel = page.locator('.notification-toast', { hasText: 'Lingua: compressing' }).locator('.monaco-button', { hasText: 'Cancel' });
+  await cancel.click({ timeout: 10_000 });
+  const cancelled = await waitFor('the cancelled message', () => statusBarText(/compression cancelled/), 30_000).catch(() => undefined);
+  check(cancelled !== undefined, `Cancel stops the compression ("${cancelled}")`);
+  await shot('compress-cancelled', 'a whole-file compression cancelled from its progress notification');
+  await sleep(3000);
+  await save();
+  check(readFileSync(mapFile, 'utf8') === beforeCancel, 'a cancelled compression leaves the document unchanged');
 } catch (err) {
   failures.push(`error: ${err instanceof Error ? err.message : String(err)}`);
   log(`ERROR: ${err instanceof Error ? err.stack : String(err)}`);
