@@ -1,6 +1,6 @@
 // The `lingua.*` settings as the server reads them (docs/protocol.md, "Settings"): pure logic.
 
-export type Device = 'auto' | 'cpu' | 'cuda' | 'mps';
+export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}` | 'mps';
 export type Method = 'auto' | 'llmlingua' | 'longllmlingua' | 'llmlingua2';
 
 export interface ServerSettings {
@@ -41,7 +41,7 @@ export const SERVER_KEYS = Object.freeze(Object.keys(DEFAULT_SETTINGS) as (keyof
 /** Settings whose change needs a new server process (new interpreter or model). */
 export const RESTART_KEYS = Object.freeze(['python', 'model', 'device'] as const);
 
-const DEVICES: readonly string[] = ['auto', 'cpu', 'cuda', 'mps'];
+const DEVICE_RE = /^(auto|cpu|cuda(:\d+)?|mps)$/;
 const METHODS: readonly string[] = ['auto', 'llmlingua', 'longllmlingua', 'llmlingua2'];
 
 function stringList(value: unknown): string[] | undefined {
@@ -67,7 +67,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
   const keep = get('keepCodeBlocks');
   return {
     model: str('model', d.model),
-    device: (DEVICES.includes(device) ? device : d.device) as Device,
+    device: (DEVICE_RE.test(device) ? device : d.device) as Device,
     method: (METHODS.includes(method) ? method : d.method) as Method,
     rate: typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1 ? rate : d.rate,
     targetModel: str('targetModel', d.targetModel),

@@ -58,6 +58,11 @@ describe('toServerSettings', () => {
     assert.ok(!('python' in s));
   });
 
+  it('accepts cuda:N devices', () => {
+    assert.equal(toServerSettings((k) => (k === 'device' ? 'cuda:1' : undefined)).device, 'cuda:1');
+    assert.equal(toServerSettings((k) => (k === 'device' ? 'cuda:x' : undefined)).device, 'auto');
+  });
+
   it('falls back to the default for invalid values', () => {
     const values: Record<string, unknown> = {
       model: '  ',
@@ -110,8 +115,16 @@ describe('package.json configuration matches docs/protocol.md and the client', (
     for (const [key, row] of table) {
       const prop = props[`lingua.${key}`];
       assert.ok(prop !== undefined);
-      const enumValues = [...row.type.matchAll(/`([\w-]+)`/g)].map((m) => m[1]);
-      if (row.type.includes('|') && enumValues.length > 1) {
+      const enumValues = [...row.type.matchAll(/`([\w:-]+)`/g)].map((m) => m[1]);
+      if (key === 'device') {
+        // `cuda:N` makes it a pattern, not an enum: every listed form must match it.
+        assert.equal(prop.type, 'string');
+        const re = new RegExp((prop as ConfigProp & { pattern: string }).pattern);
+        for (const v of enumValues) {
+          assert.ok(v !== undefined && re.test(v.replace(':N', ':1')), `device ${String(v)}`);
+        }
+        assert.ok(!re.test('tpu'));
+      } else if (row.type.includes('|') && enumValues.length > 1) {
         assert.deepEqual(prop.enum, enumValues, key);
         assert.equal(prop.type, 'string');
       } else if (row.type.startsWith('string[]')) {
