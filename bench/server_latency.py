@@ -122,13 +122,21 @@ async def main(args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
     big = build_prompt(int(args.size_mb * 1_000_000))
     rows: list[tuple[str, str, str, str]] = []
 
-    # 1. process start -> first hover answer
-    client, started = await start(folder)
+    # 1. process start -> first hover answer, median of a few cold starts (the last one stays)
     small_uri = (folder / "basic.prompty").as_uri()
-    open_doc(client, small_uri, small)
-    await hover(client, small_uri, position(small, small.index("{{firstName}}")))
-    first = time.perf_counter() - started
-    rows.append(("start -> first hover (model not loaded)", f"{first:.2f} s", "<= 1.5 s", _ok(first <= 1.5)))
+    firsts = []
+    for attempt in range(args.starts):
+        client, started = await start(folder)
+        open_doc(client, small_uri, small)
+        await hover(client, small_uri, position(small, small.index("{{firstName}}")))
+        firsts.append(time.perf_counter() - started)
+        if attempt + 1 < args.starts:
+            await stop(client)
+    first = statistics.median(firsts)
+    spread = f" ({min(firsts):.2f}-{max(firsts):.2f})" if len(firsts) > 1 else ""
+    rows.append(
+        (f"start -> first hover, median of {len(firsts)}", f"{first:.2f} s{spread}", "<= 1.5 s", _ok(first <= 1.5))
+    )
 
     # 2. hovers on a 1 MB prompt file, idle
     big_uri = (folder / "big.prompt.md").as_uri()
@@ -170,6 +178,7 @@ async def main(args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
             _ok(p(busy, 95) <= 20),
         )
     )
+    await asyncio.sleep(0.5)  # the worker trims freed memory right after the job
     rss_model, peak = rss_mb(pid)
     rows.append(
         (
@@ -182,16 +191,20 @@ async def main(args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
     rows.append(("server RSS idle (1 MB file open)", f"{rss_idle:.0f} MB", "<= 200 MB", _ok(rss_idle <= 200)))
     rows.append(
         (
-            "server RSS with the embedded model loaded",
-            f"{rss_model:.0f} MB (peak {peak:.0f})",
+            "server RSS with the embedded model loaded (peak while compressing)",
+            f"{rss_model:.0f} MB ({peak:.0f} MB)",
             "<= 1.2 GB",
             _ok(rss_model <= 1200),
         )
     )
+    await stop(client)
+    return rows
+
+
+async def stop(client: LanguageClient) -> None:
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return rows
 
 
 def _ok(passed: bool) -> str:
@@ -212,6 +225,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hovers", type=int, default=200, help="hovers per idle measurement")
     parser.add_argument("--size-mb", type=float, default=1.0, help="size of the big prompt file")
+    parser.add_argument("--starts", type=int, default=5, help="cold starts for the time to first hover")
     parser.add_argument("--compress-chars", type=int, default=30_000, help="size of the compressed selection")
     args = parser.parse_args()
     gc.freeze()  # the measuring client's own collection pauses are not the server's latency

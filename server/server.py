@@ -258,6 +258,7 @@ def create_server() -> LinguaServer:
     @guarded
     async def initialize(ls: LinguaServer, params: types.InitializeParams) -> None:
         ls._loop = asyncio.get_running_loop()
+        ls._loop.call_later(10, gc.enable)  # in case ``initialized`` never comes
         encoding = ls.workspace.position_encoding
         ls.documents.position_encoding = str(getattr(encoding, "value", encoding) or "utf-16")
         ls.roots = [folder.uri for folder in params.workspace_folders or []] or (
@@ -281,6 +282,7 @@ def create_server() -> LinguaServer:
         # Everything so far (lsprotocol's thousand classes, the tokenizer) lives as long as the
         # server: frozen, it no longer makes each full collection, a hover's worst pause, slow.
         gc.freeze()
+        gc.enable()  # python -m server disabled it for the start-up
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded
