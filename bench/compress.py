@@ -63,10 +63,15 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
                 "text": out["compressed_prompt"],
             }
     elif side == "lingua":
-        from lingua_core import Compressor, LLMLinguaOptions, Prompt, Reorder
+        from lingua_core import Compressor, LLMLinguaOptions, Prompt, ProtectOptions, Reorder
 
         compressor = Compressor.load(str(model_dir), dtype=_dtype(dtype))
-        options = LLMLinguaOptions(reorder=Reorder.SORT, dynamic_ratio=0.3) if question_aware else LLMLinguaOptions()
+        protect = ProtectOptions(keep_negations=False)  # the reference keeps no negations
+        options = (
+            LLMLinguaOptions(reorder=Reorder.SORT, dynamic_ratio=0.3, protect=protect)
+            if question_aware
+            else LLMLinguaOptions(protect=protect)
+        )
         structured = Prompt(tuple(prompt.contexts), prompt.instruction, prompt.question)
 
         def compress() -> dict[str, Any]:

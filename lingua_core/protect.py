@@ -39,6 +39,8 @@ class ProtectOptions:
     keep_urls: bool = True
     keep_placeholders: bool = True
     keep_segment_tags: bool = True
+    keep_role_markers: bool = True
+    keep_negations: bool = True
     patterns: tuple[str, ...] = ()
 
 
@@ -47,8 +49,9 @@ class Span:
     """Half-open char range ``[start, end)`` of the original text, with why it is kept.
 
     ``kind`` is one of "placeholder", "front_matter", "url", "code_block",
-    "segment_tag", "user". Chat special tokens (``<|im_start|>``, ``[INST]``) count as
-    placeholders and e-mail addresses as URLs, so one option switches each family.
+    "segment_tag", "role_marker", "negation", "user". Chat special tokens
+    (``<|im_start|>``, ``[INST]``) and ``str.format`` brace escapes (``{{``, ``}}``) count
+    as placeholders and e-mail addresses as URLs, so one option switches each family.
     """
 
     start: int
@@ -85,10 +88,30 @@ _TEMPLATE_RE = re.compile(
     r"|<\|[^|<>\s]{1,64}\|>"  # <|im_start|> and other special tokens
     r"|<\uff5c[^\uff5c<>\s]{1,64}\uff5c>"  # DeepSeek: the same with full-width bars
     r"|\[/?INST\]|<</?SYS>>"  # Llama-2 chat markers
+    # A brace escape outside any expression: str.format templates double their literal
+    # braces (GraphRAG's JSON examples); losing one brace of a pair breaks the template.
+    r"|\{\{|\}\}"
 )
 # A single-brace field right after ``\frac``, ``}``, ``^`` or ``_`` is a LaTeX group
 # (``\frac{2}{15}``, ``x^{2}``), which math prompts are full of.
 _LATEX_COMMAND_BEFORE_RE = re.compile(r"\\[A-Za-z]+\Z")
+
+# --- chat role markers ------------------------------------------------------------------
+# Prompty and similar formats split a prompt into messages with a role on its own line
+# (``system:``, ``user:``); without it the file no longer parses into messages.
+_ROLE_LINE_RE = re.compile(
+    r"^[ \t]*(?:#+[ \t]*)?(?:system|user|assistant|developer|tool|function|human|ai)[ \t]*:[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+# --- negations -------------------------------------------------------------------------
+# A small LM finds "not" predictable, so perplexity-based compression drops it, and
+# "Do not include X" becomes "include X". Negations carry little length and much meaning.
+_NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|nor|neither|cannot|without|none|nothing|"
+    r"(?:do|does|did|is|are|was|were|ca|wo|should|would|could|must|need|have|has|had)n['\u2019]t)\b",
+    re.IGNORECASE,
+)
 
 # --- front matter ----------------------------------------------------------------------
 _FRONT_MATTER_RE = re.compile(
@@ -322,6 +345,10 @@ def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) 
         raw.extend(Span(s, e, "url") for s, e in _urls(text))
     if options.keep_segment_tags:
         raw.extend(Span(s, e, "segment_tag") for s, e in find_segment_tags(text))
+    if options.keep_role_markers:
+        raw.extend(Span(m.start(), m.end(), "role_marker") for m in _ROLE_LINE_RE.finditer(text, body_start, body_end))
+    if options.keep_negations:
+        raw.extend(Span(m.start(), m.end(), "negation") for m in _NEGATION_RE.finditer(text))
     for pattern in user_patterns:
         raw.extend(Span(m.start(), m.end(), "user") for m in pattern.finditer(text) if m.end() > m.start())
     return _merge(raw)

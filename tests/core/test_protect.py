@@ -35,6 +35,8 @@ ONLY_PLACEHOLDERS = ProtectOptions(
     keep_front_matter=False,
     keep_urls=False,
     keep_segment_tags=False,
+    keep_role_markers=False,
+    keep_negations=False,
 )
 
 
@@ -56,7 +58,16 @@ def _check_invariants(text: str, spans: list[Span]) -> None:
     for span in spans:
         assert 0 <= span.start < span.end <= len(text)
         assert span.start >= last_end, "spans must be sorted and disjoint"
-        assert span.kind in {"placeholder", "front_matter", "url", "code_block", "segment_tag", "user"}
+        assert span.kind in {
+            "placeholder",
+            "front_matter",
+            "url",
+            "code_block",
+            "segment_tag",
+            "role_marker",
+            "negation",
+            "user",
+        }
         last_end = span.end
 
 
@@ -130,9 +141,6 @@ def test_multiline_jinja_statement_and_comment() -> None:
         "Braces across lines {\n}.",
         "Empty-ish { } pair.",
         "Math \\frac{2}{15} and x^{2} and a_{i} and \\boxed{720}.",
-        'Escaped JSON {{"name": "X", "type": "Y"}} for str.format.',
-        "Escaped dict {{'response': str, ...}} too.",
-        "A lone {{ never closed",
         "A {% never closed",
     ],
 )
@@ -149,7 +157,7 @@ def test_adjacent_fields_both_protected() -> None:
 def test_field_inside_escaped_json_is_still_found() -> None:
     text = 'Output: {{"name": {entity_name}, "type": "T"}}'
     spans = find_protected_spans(text, ONLY_PLACEHOLDERS)
-    assert _texts(text, spans) == ["{entity_name}"]
+    assert _texts(text, spans) == ["{{", "{entity_name}", "}}"]
 
 
 # --- front matter ---------------------------------------------------------------------
@@ -260,7 +268,7 @@ def test_urls(text: str, url: str) -> None:
 
 @pytest.mark.parametrize("text", ["a@b", "@mention here", "x.y.z", "decorator @property.", "ahttps://no"])
 def test_not_urls(text: str) -> None:
-    assert find_protected_spans(text) == []
+    assert find_protected_spans(text, ProtectOptions(keep_negations=False)) == []
 
 
 def test_url_option_off() -> None:
@@ -280,7 +288,7 @@ def test_segment_tags_protected_but_not_content() -> None:
 
 def test_user_patterns() -> None:
     text = "Ticket ACME-123 and ACME-9 but not ACME-x."
-    spans = find_protected_spans(text, ProtectOptions(patterns=(r"ACME-\d+", r"(?=x)")))
+    spans = find_protected_spans(text, ProtectOptions(patterns=(r"ACME-\d+", r"(?=x)"), keep_negations=False))
     assert _texts(text, spans) == ["ACME-123", "ACME-9"]  # zero-width matches ignored
     assert {s.kind for s in spans} == {"user"}
 
@@ -447,7 +455,7 @@ def test_prompty_files() -> None:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         body_start, body = _prompty_body(text)
-        spans = find_protected_spans(text)
+        spans = [s for s in find_protected_spans(text) if s.kind not in {"role_marker", "negation"}]
         # the YAML header is exactly one front matter span
         assert spans[0] == Span(0, body_start, "front_matter"), path.name
         # every {{ ... }} pair in the body is protected, one span each
@@ -538,4 +546,41 @@ def test_multilingual_texts_have_no_false_placeholders() -> None:
     for text in texts:
         spans = find_protected_spans(text)
         _check_invariants(text, spans)
-        assert {s.kind for s in spans} <= {"url"}
+        assert {s.kind for s in spans} <= {"url", "negation"}
+
+
+def test_lone_brace_escapes() -> None:
+    for text in ("Escaped dict {{'response': str, ...}} too.", "A lone {{ never closed"):
+        spans = find_protected_spans(text, ONLY_PLACEHOLDERS)
+        assert {text[s.start : s.end] for s in spans} <= {"{{", "}}"}
+
+
+def test_escaped_json_keeps_only_its_brace_pairs() -> None:
+    """The JSON body is compressible, but each doubled brace must survive whole."""
+    text = 'Escaped JSON {{"name": "X", "type": "Y"}} for str.format.'
+    spans = find_protected_spans(text, ONLY_PLACEHOLDERS)
+    assert [text[s.start : s.end] for s in spans] == ["{{", "}}"]
+
+
+def test_role_markers_on_their_own_line() -> None:
+    text = "system:\nYou are terse.\n\n# User:\nHi, user: hello\nassistant :\n"
+    spans = find_protected_spans(text, ProtectOptions(keep_negations=False))
+    assert [(s.kind, text[s.start : s.end]) for s in spans] == [
+        ("role_marker", "system:"),
+        ("role_marker", "# User:"),
+        ("role_marker", "assistant :"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Do not include names.", ["not"]),
+        ("Don't guess; we can't and won\u2019t.", ["Don't", "can't", "won\u2019t"]),
+        ("No tables, never lists, nothing else.", ["No", "never", "nothing"]),
+        ("Notes are nonetheless knotted.", []),
+    ],
+)
+def test_negations(text: str, expected: list[str]) -> None:
+    spans = find_protected_spans(text, ProtectOptions(keep_role_markers=False))
+    assert [text[s.start : s.end] for s in spans if s.kind == "negation"] == expected
