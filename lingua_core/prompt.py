@@ -29,6 +29,20 @@ class Prompt:
         return cls(contexts=(text,), instruction=instruction, question=question)
 
     @classmethod
+    def with_trailing_question(cls, text: str) -> Prompt:
+        """The text's last paragraph as the question when it asks one (ends with ``?``).
+
+        An editor selection has no separate question field; LongLLMLingua needs one, and a
+        prompt that ends by asking something is the common shape. ``prompt.text`` equals
+        ``text`` without its trailing whitespace, so offsets into it still hold.
+        """
+        stripped = text.rstrip()
+        head, sep, tail = stripped.rpartition(SEPARATOR)
+        if sep and head.strip() and tail.strip().endswith("?"):
+            return cls(contexts=(head,), question=tail)
+        return cls.from_text(text)
+
+    @classmethod
     def from_json(cls, raw: str) -> Prompt:
         """``{"instruction": str, "context": [str, ...] | str, "question": str}``."""
         try:

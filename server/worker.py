@@ -193,7 +193,7 @@ class ModelWorker:
         compressor = self._ensure_loaded(progress)
         if cancelled():
             raise JobCancelled
-        from lingua_core import CompressionCancelled, LLMLinguaOptions, ProtectOptions
+        from lingua_core import CompressionCancelled, LLMLinguaOptions, Prompt, ProtectOptions
 
         label = f"{1 / job.rate:.1f}x" if job.rate else f"to {job.target_tokens} tokens"
         progress(f"Compressing {label}", 0)
@@ -202,12 +202,19 @@ class ModelWorker:
             progress(f"Compressing {label}", round(100 * done / total) if total else None)
 
         protect = ProtectOptions(keep_code_blocks=job.keep_code_blocks, patterns=job.preserve)
+        prompt, method = Prompt.from_text(job.text), job.method
+        if method == "longllmlingua":
+            # The question-aware method needs a question: a selection that ends by asking one
+            # gives it; otherwise plain LLMLingua is all that can run.
+            prompt = Prompt.with_trailing_question(job.text)
+            if not prompt.question:
+                method = "llmlingua"
         try:
             return compressor.compress(
-                job.text,
+                prompt,
                 rate=job.rate,
                 target_tokens=job.target_tokens,
-                method=job.method,
+                method=method,
                 encoding=job.encoding,
                 options=LLMLinguaOptions(protect=protect),
                 word_scores=job.word_scores,

@@ -49,7 +49,7 @@ import math
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,6 +234,39 @@ def split_words(text: str, force_tokens: Sequence[str] = ()) -> Words:
     return Words(text, array[:, 0].copy(), array[:, 1].copy())
 
 
+def pretokenized_words(text: str, tokenizer: Any, force_tokens: Sequence[str] = ()) -> Words:
+    """Words as the tokenizer's own pre-tokenizer cuts them (the reference's word unit).
+
+    The reference merges sub-tokens into words by the tokenizer's continuation marks, so a
+    BERT word stops at every punctuation mark (``don ' t``) and an XLM-R word at whitespace.
+    Used by ``per_chunk`` so that comparisons weigh the same units; falls back to
+    :func:`split_words` for a tokenizer without a fast pre-tokenizer.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if pre is None:
+        return split_words(text, force_tokens)
+    spans = [(start, end) for _, (start, end) in pre.pre_tokenize_str(text)]
+    spans = [(start, end) for start, end in _strip_spans(text, spans) if end > start]
+    whitespace = [t for t in force_tokens if t and not t.strip()]
+    if whitespace:
+        pattern = re.compile("|".join(re.escape(t) for t in sorted(set(whitespace), key=len, reverse=True)))
+        spans.extend(m.span() for m in pattern.finditer(text))
+        spans.sort()
+    array = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    return Words(text, array[:, 0].copy(), array[:, 1].copy())
+
+
+_NON_SPACE_RE = re.compile(r"\S+")
+
+
+def _strip_spans(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Pieces without whitespace: a Metaspace piece starts at its space and keeps newlines."""
+    for start, end in spans:
+        for match in _NON_SPACE_RE.finditer(text, start, end):
+            yield match.span()
+
+
 def overlap_pairs(words: Words, starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
     """(item, word) index pairs for every item span sharing a character with a word.
 
@@ -295,18 +328,22 @@ def _tokens_per_word(tokenizer: Any, words: Words) -> IntArray:
     return np.bincount(word, minlength=len(words)).astype(np.int64)
 
 
-def chunk_words(words: Words, tokens_per_word: IntArray, budget: int) -> list[tuple[int, int]]:
+def chunk_words(
+    words: Words, tokens_per_word: IntArray, budget: int, cuts: IntArray | None = None
+) -> list[tuple[int, int]]:
     """Word ranges ``[first, last)`` of at most ``budget`` estimated tokens each.
 
     A chunk ends at the last sentence end that fits (sentences as :func:`split_sentences`
-    finds them), else at the last word that fits; a single word longer than the budget is a
-    chunk of its own (its tail is not scored, see :func:`_encode_chunks`).
+    finds them, or the word indices ``cuts``), else at the last word that fits; a single word
+    longer than the budget is a chunk of its own (its tail is not scored, see
+    :func:`_encode_chunks`).
     """
     count = len(words)
     if count == 0:
         return []
-    sentence_starts = np.asarray([start for start, _ in split_sentences(words.text)], dtype=np.int64)
-    cuts = np.unique(np.searchsorted(words.starts, sentence_starts, side="left"))
+    if cuts is None:
+        sentence_starts = np.asarray([start for start, _ in split_sentences(words.text)], dtype=np.int64)
+        cuts = np.unique(np.searchsorted(words.starts, sentence_starts, side="left"))
     cumulative = np.concatenate(([0], np.cumsum(tokens_per_word)))
     chunks: list[tuple[int, int]] = []
     first = 0
@@ -419,8 +456,12 @@ def keep_probabilities(
             length = len(sequences[index])
             ids[row, :length] = torch.as_tensor(sequences[index], dtype=torch.long)
             mask[row, :length] = 1
+        # Rows of one length need no mask, and without one attention takes its fast kernels.
+        uniform = all(len(sequences[i]) == longest for i in batch)
         with torch.inference_mode():
-            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
+            logits = lm.model(
+                input_ids=ids.to(lm.device), attention_mask=None if uniform else mask.to(lm.device)
+            ).logits
         if logits.shape[-1] < 2:
             raise ModelError("LLMLingua-2 needs a token classifier with 2 labels (drop, keep).")
         probs = logits.float().softmax(dim=-1)[..., 1].cpu().double().numpy()
@@ -471,6 +512,28 @@ def _unit_costs(words: Words, encoding: str) -> IntArray:
     units = words.units()
     counts = {unit: len(enc.encode_ordinary(unit)) for unit in dict.fromkeys(units)}
     return np.asarray([counts[u] for u in units], dtype=np.int64).reshape(-1)
+
+
+def _reference_weights(words: Words, tokenizer: Any) -> FloatArray:
+    """Per-chunk percentile weights as the reference computes them, for comparisons.
+
+    The reference weighs each word by its gpt-3.5 (cl100k) tokens counted on the word as its
+    own tokenizer rebuilt it: no leading space, normalised (lower-cased by an uncased BERT),
+    which counts ``melanie`` as two tokens where `` Melanie`` in the text is one.
+    """
+    enc = get_encoding("cl100k_base")
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    normalizer = getattr(backend, "normalizer", None)
+    counts: dict[str, int] = {}
+    out = np.empty(len(words), dtype=np.float64)
+    for index, (start, end) in enumerate(zip(words.starts.tolist(), words.ends.tolist())):
+        word = words.text[start:end].strip()
+        if normalizer is not None and word:
+            word = normalizer.normalize_str(word)
+        if word not in counts:
+            counts[word] = max(1, len(enc.encode_ordinary(word)))
+        out[index] = counts[word]
+    return out
 
 
 def _take_in_order(order: IntArray, cost: FloatArray, budget: float, keep: BoolArray) -> None:
@@ -593,6 +656,7 @@ class _Context:
     equals: IntArray  # index of the force token the word is, or -1
     chunk: IntArray  # global chunk index of each word
     tokens: int  # target-encoding tokens of the whole context
+    weight: FloatArray  # a word's weight in the per-chunk percentile (``per_chunk`` only)
 
 
 def _validate(rate: float | None, target_tokens: int | None, contexts: Sequence[str]) -> None:
@@ -664,7 +728,9 @@ def _score(
         (i, first, last)
         for i, words in enumerate(all_words)
         if len(words)
-        for first, last in chunk_words(words, _tokens_per_word(lm.tokenizer, words), room)
+        for first, last in chunk_words(
+            words, _tokens_per_word(lm.tokenizer, words), room, _reference_cuts(words) if options.per_chunk else None
+        )
     ]
     chunks = _encode_chunks(lm.tokenizer, all_words, ranges, window)
     token_probs = keep_probabilities(lm, [c.ids for c in chunks], options.batch_size, progress, cancelled)
@@ -689,6 +755,16 @@ def _score(
         chunk_mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.5)
         results.append((np.where(scored, prob, chunk_mean[chunk_of]), scored, chunk_of))
     return results
+
+
+def _reference_cuts(words: Words) -> IntArray:
+    """After every ``.`` or newline word: where the reference lets a chunk end."""
+    ends = [
+        i + 1
+        for i, (a, b) in enumerate(zip(words.starts.tolist(), words.ends.tolist()))
+        if words.text[a:b] in {".", "\n"}
+    ]
+    return np.asarray(ends, dtype=np.int64)
 
 
 def _pinned(text: str, state: _Context, index: int, options: LLMLingua2Options) -> bool:
@@ -736,6 +812,7 @@ class _Pool:
     states: list[_Context]
     prob: FloatArray
     cost: FloatArray
+    weight: FloatArray
     group: IntArray
     chunk: IntArray
     fixed: BoolArray  # kept whatever the budget
@@ -755,6 +832,7 @@ class _Pool:
             states=states,
             prob=cat("prob", np.float64),
             cost=cat("cost", np.float64),
+            weight=cat("weight", np.float64),
             group=group,
             chunk=cat("chunk", np.int64),
             fixed=must | cat("forced", np.bool_) | (group < 0),
@@ -782,7 +860,7 @@ def _select(pool: _Pool, budgets: dict[int, float], rates: dict[int, float], opt
 
     def once() -> BoolArray:
         if options.per_chunk:
-            return _select_per_chunk(pool.prob, pool.cost, pool.group, rates, pool.fixed, pool.chunk)
+            return _select_per_chunk(pool.prob, pool.weight, pool.group, rates, pool.fixed, pool.chunk)
         return _select_global(pool.prob, pool.cost, pool.group, budgets, pool.fixed, blocked)
 
     keep = once()
@@ -821,7 +899,10 @@ def compress_llmlingua2(
     if lm.kind is not ModelKind.TOKEN_CLASSIFIER:
         raise ModelError(f"LLMLingua-2 needs a token classifier; {lm.name} is a {lm.kind.value}.")
     force_tokens = tuple(dict.fromkeys(t for t in options.force_tokens if t))
-    all_words = [split_words(text, force_tokens) for text in contexts]
+    if options.per_chunk:
+        all_words = [pretokenized_words(text, lm.tokenizer, force_tokens) for text in contexts]
+    else:
+        all_words = [split_words(text, force_tokens) for text in contexts]
     scored = _score(lm, all_words, options, progress, cancelled)
 
     enc = get_encoding(encoding)
@@ -837,7 +918,8 @@ def compress_llmlingua2(
                 words=words,
                 prob=prob,
                 scored=seen,
-                cost=_unit_costs(words, encoding).astype(np.float64),
+                cost=(cost := _unit_costs(words, encoding).astype(np.float64)),
+                weight=_reference_weights(words, lm.tokenizer) if options.per_chunk else cost,
                 group=group,
                 must=_span_mask(words, protected) | (group < 0),
                 forced=forced,

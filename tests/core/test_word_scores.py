@@ -1,4 +1,4 @@
-"""Per-word keep scores, the data behind an editor's heat view."""
+"""Per-word keep scores (the data behind an editor's heat view), and a selection's question."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def test_causal_compression_reports_word_scores(compressor, gsm8k_prompt: str) -
     for w in kept:
         if w.probability == 1.0:
             assert text[w.start : w.end] in result.compressed_text
+
+
+def test_trailing_question_becomes_the_question() -> None:
+    from lingua_core import Prompt
+
+    prompt = Prompt.with_trailing_question("Doc one.\n\nDoc two.\n\nWhat is in doc two?\n")
+    assert prompt.contexts == ("Doc one.\n\nDoc two.",)
+    assert prompt.question == "What is in doc two?"
+    assert prompt.text == "Doc one.\n\nDoc two.\n\nWhat is in doc two?"
+    plain = Prompt.with_trailing_question("Summarise this.\n\nIt is long.")
+    assert plain.question == "" and plain.contexts == ("Summarise this.\n\nIt is long.",)
