@@ -124,15 +124,7 @@ def fidelity(sizes: list[int]) -> list[dict[str, Any]]:
 
     model_dir = classifier_dir()
     ref = load_reference(model_dir, dtype=torch.float32, llmlingua2=True)
-    nothing = ProtectOptions(
-        keep_code_blocks=False,
-        keep_front_matter=False,
-        keep_urls=False,
-        keep_placeholders=False,
-        keep_segment_tags=False,
-        keep_role_markers=False,
-        keep_negations=False,
-    )
+    nothing = ProtectOptions.nothing()
     options = LLMLingua2Options(per_chunk=True, force_tokens=FORCE_TOKENS, protect=nothing, return_word_scores=True)
     rows = []
     ours = {

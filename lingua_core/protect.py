@@ -43,6 +43,20 @@ class ProtectOptions:
     keep_negations: bool = True
     patterns: tuple[str, ...] = ()
 
+    @classmethod
+    def nothing(cls, patterns: tuple[str, ...] = ()) -> ProtectOptions:
+        """No built-in protection (the reference's behaviour), only ``patterns`` if given."""
+        return cls(
+            keep_code_blocks=False,
+            keep_front_matter=False,
+            keep_urls=False,
+            keep_placeholders=False,
+            keep_segment_tags=False,
+            keep_role_markers=False,
+            keep_negations=False,
+            patterns=patterns,
+        )
+
 
 @dataclass(frozen=True)
 class Span:

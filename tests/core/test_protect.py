@@ -8,6 +8,7 @@ from our own output.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -30,14 +31,7 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 PROMPTS = DATA / "prompts"
 needs_data = pytest.mark.skipif(not PROMPTS.exists(), reason="shared data not available")
 
-ONLY_PLACEHOLDERS = ProtectOptions(
-    keep_code_blocks=False,
-    keep_front_matter=False,
-    keep_urls=False,
-    keep_segment_tags=False,
-    keep_role_markers=False,
-    keep_negations=False,
-)
+ONLY_PLACEHOLDERS = dataclasses.replace(ProtectOptions.nothing(), keep_placeholders=True)
 
 
 def _files(pattern: str) -> list[Path]:
@@ -584,3 +578,10 @@ def test_role_markers_on_their_own_line() -> None:
 def test_negations(text: str, expected: list[str]) -> None:
     spans = find_protected_spans(text, ProtectOptions(keep_role_markers=False))
     assert [text[s.start : s.end] for s in spans if s.kind == "negation"] == expected
+
+
+def test_nothing_protects_only_user_patterns() -> None:
+    text = "system:\nDo not {x} https://a.b {{y}}\n```\ncode\n```\nID-7"
+    assert find_protected_spans(text, ProtectOptions.nothing()) == []
+    spans = find_protected_spans(text, ProtectOptions.nothing(patterns=(r"ID-\d",)))
+    assert [(s.kind, text[s.start : s.end]) for s in spans] == [("user", "ID-7")]
