@@ -65,7 +65,8 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
         from lingua_core import Compressor, LLMLinguaOptions, Prompt, ProtectOptions, Reorder
 
         compressor = Compressor.load(str(model_dir), dtype=_dtype(dtype))
-        protect = ProtectOptions(keep_negations=False)  # the reference keeps no negations
+        # the reference keeps no negations, headings or role lines
+        protect = ProtectOptions(keep_negations=False, keep_headings=False, keep_role_markers=False)
         options = (
             LLMLinguaOptions(reorder=Reorder.SORT, dynamic_ratio=0.3, protect=protect)
             if question_aware

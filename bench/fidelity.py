@@ -33,7 +33,7 @@ from lingua_core.pieces import tokenize
 SEP = "\n\n"
 # The reference protects nothing; structure spans (placeholders, fences) stay on, since the
 # bench prompts hardly have any, but negation keeping is a deliberate departure: off here.
-AS_REFERENCE = ProtectOptions(keep_negations=False)
+AS_REFERENCE = ProtectOptions(keep_negations=False, keep_headings=False, keep_role_markers=False)
 DEFAULT_PROMPTS = ["gsm8k", "bbh/date_understanding", "bbh/object_counting", "bbh/penguins_in_a_table", "kv75"]
 
 

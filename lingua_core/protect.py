@@ -41,6 +41,7 @@ class ProtectOptions:
     keep_segment_tags: bool = True
     keep_role_markers: bool = True
     keep_negations: bool = True
+    keep_headings: bool = True
     patterns: tuple[str, ...] = ()
 
     @classmethod
@@ -54,6 +55,7 @@ class ProtectOptions:
             keep_segment_tags=False,
             keep_role_markers=False,
             keep_negations=False,
+            keep_headings=False,
             patterns=patterns,
         )
 
@@ -63,7 +65,7 @@ class Span:
     """Half-open char range ``[start, end)`` of the original text, with why it is kept.
 
     ``kind`` is one of "placeholder", "front_matter", "url", "code_block",
-    "segment_tag", "role_marker", "negation", "user". Chat special tokens
+    "segment_tag", "role_marker", "negation", "heading", "user". Chat special tokens
     (``<|im_start|>``, ``[INST]``) and ``str.format`` brace escapes (``{{``, ``}}``) count
     as placeholders and e-mail addresses as URLs, so one option switches each family.
     """
@@ -117,6 +119,11 @@ _ROLE_LINE_RE = re.compile(
     r"^[ \t]*(?:#+[ \t]*)?(?:system|user|assistant|developer|tool|function|human|ai)[ \t]*:[ \t]*$",
     re.MULTILINE | re.IGNORECASE,
 )
+
+# --- Markdown headings ---------------------------------------------------------------------
+# A prompt's sections are its headings (``# Context``, ``## Output format``): a few tokens
+# that tell the LLM what each part is. Compressed to a bare ``#`` they say nothing.
+_HEADING_RE = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+\S[^\n]*?[ \t]*$", re.MULTILINE)
 
 # --- negations -------------------------------------------------------------------------
 # A small LM finds "not" predictable, so perplexity-based compression drops it, and
@@ -361,6 +368,8 @@ def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) 
         raw.extend(Span(s, e, "segment_tag") for s, e in find_segment_tags(text))
     if options.keep_role_markers:
         raw.extend(Span(m.start(), m.end(), "role_marker") for m in _ROLE_LINE_RE.finditer(text, body_start, body_end))
+    if options.keep_headings:
+        raw.extend(Span(m.start(), m.end(), "heading") for m in _HEADING_RE.finditer(text, body_start, body_end))
     if options.keep_negations:
         raw.extend(Span(m.start(), m.end(), "negation") for m in _NEGATION_RE.finditer(text))
     for pattern in user_patterns:

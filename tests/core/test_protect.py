@@ -60,6 +60,7 @@ def _check_invariants(text: str, spans: list[Span]) -> None:
             "segment_tag",
             "role_marker",
             "negation",
+            "heading",
             "user",
         }
         last_end = span.end
@@ -226,7 +227,7 @@ def test_deeply_indented_closer_is_content() -> None:
 def test_prompt_wrapper_fence_protects_only_its_lines() -> None:
     text = "````prompt\n---\nmode: agent\n---\n# Title\nSome prose to compress.\n````\n"
     spans = find_protected_spans(text)
-    assert _texts(text, spans) == ["````prompt", "---\nmode: agent\n---\n", "````"]
+    assert _texts(text, spans) == ["````prompt", "---\nmode: agent\n---\n", "# Title", "````"]
     assert not _covered(spans, text.index("Some"), text.index("Some") + 4)
 
 
@@ -449,7 +450,7 @@ def test_prompty_files() -> None:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         body_start, body = _prompty_body(text)
-        spans = [s for s in find_protected_spans(text) if s.kind not in {"role_marker", "negation"}]
+        spans = [s for s in find_protected_spans(text) if s.kind not in {"role_marker", "negation", "heading"}]
         # the YAML header is exactly one front matter span
         assert spans[0] == Span(0, body_start, "front_matter"), path.name
         # every {{ ... }} pair in the body is protected, one span each
@@ -540,7 +541,7 @@ def test_multilingual_texts_have_no_false_placeholders() -> None:
     for text in texts:
         spans = find_protected_spans(text)
         _check_invariants(text, spans)
-        assert {s.kind for s in spans} <= {"url", "negation"}
+        assert {s.kind for s in spans} <= {"url", "negation", "heading"}
 
 
 def test_lone_brace_escapes() -> None:
@@ -585,3 +586,12 @@ def test_nothing_protects_only_user_patterns() -> None:
     assert find_protected_spans(text, ProtectOptions.nothing()) == []
     spans = find_protected_spans(text, ProtectOptions.nothing(patterns=(r"ID-\d",)))
     assert [(s.kind, text[s.start : s.end]) for s in spans] == [("user", "ID-7")]
+
+
+def test_markdown_headings() -> None:
+    text = "# Context\nUse it.\n\n## Output format  \nJSON.\n#hashtag and #\n    # indented code\n"
+    spans = find_protected_spans(text, ProtectOptions(keep_negations=False, keep_role_markers=False))
+    assert [(s.kind, text[s.start : s.end]) for s in spans] == [
+        ("heading", "# Context"),
+        ("heading", "## Output format  "),
+    ]
