@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.children import peak_rss_mb, run_child  # noqa: E402
 
 
 def _dtype(name: str) -> Any:
@@ -105,7 +105,7 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
         started = time.perf_counter()
         out = compress()
         times.append(time.perf_counter() - started)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     answer_kept = bool(prompt.answer) and prompt.answer in out["text"]
     return {
         "seconds": min(times),
@@ -117,11 +117,7 @@ def run_one(side: str, prompt_name: str, mode: str, rate: float, dtype: str, rep
 
 
 def child(side: str, prompt_name: str, mode: str, rate: float, dtype: str, repeats: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", side, prompt_name, mode, str(rate), dtype, str(repeats)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{side} {prompt_name} {mode} failed:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_child(__file__, side, prompt_name, mode, str(rate), dtype, str(repeats))
 
 
 def main() -> None:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.children import peak_rss_mb, run_child  # noqa: E402
 
 SEED = 0
 RATE = 0.33
@@ -203,26 +203,11 @@ def run_one(side: str, size: int, repeats: int) -> dict[str, Any]:
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    return {"seconds": min(times), "peak_rss_mb": _peak_rss_mb()}
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak (VmHWM): ru_maxrss would carry the parent's over exec."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": min(times), "peak_rss_mb": peak_rss_mb()}
 
 
 def child(side: str, size: int, repeats: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", side, str(size), str(repeats)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{side} {size} failed:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_child(__file__, side, str(size), str(repeats))
 
 
 def main() -> None:

@@ -247,7 +247,7 @@ def pretokenized_words(text: str, tokenizer: Any, force_tokens: Sequence[str] = 
     if pre is None:
         return split_words(text, force_tokens)
     spans = [(start, end) for _, (start, end) in pre.pre_tokenize_str(text)]
-    spans = [(start, end) for start, end in _strip_spans(text, spans) if end > start]
+    spans = [(start, end) for start, end in _non_space_pieces(text, spans) if end > start]
     whitespace = [t for t in force_tokens if t and not t.strip()]
     if whitespace:
         pattern = re.compile("|".join(re.escape(t) for t in sorted(set(whitespace), key=len, reverse=True)))
@@ -260,7 +260,7 @@ def pretokenized_words(text: str, tokenizer: Any, force_tokens: Sequence[str] = 
 _NON_SPACE_RE = re.compile(r"\S+")
 
 
-def _strip_spans(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+def _non_space_pieces(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """Pieces without whitespace: a Metaspace piece starts at its space and keeps newlines."""
     for start, end in spans:
         for match in _NON_SPACE_RE.finditer(text, start, end):
