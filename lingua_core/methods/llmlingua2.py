@@ -67,12 +67,14 @@ from lingua_core.tokens import get_encoding
 
 __all__ = [
     "Aggregation",
+    "Chunk",
     "LLMLingua2Options",
     "LLMLingua2Outcome",
     "Words",
     "aggregate",
     "chunk_words",
     "compress_llmlingua2",
+    "encode_windows",
     "keep_probabilities",
     "kept_spans",
     "overlap_pairs",
@@ -362,7 +364,9 @@ def chunk_words(
 
 
 @dataclass(frozen=True)
-class _Chunk:
+class Chunk:
+    """One encoder window: a word range of one context and its tokens."""
+
     context: int
     first: int  # word range [first, last) of the context
     last: int
@@ -389,14 +393,14 @@ def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[Int
 
 def _encode_chunks(
     tokenizer: Any, contexts: list[Words], ranges: list[tuple[int, int, int]], window: int
-) -> list[_Chunk]:
+) -> list[Chunk]:
     """Tokenize each chunk with its specials; split any the estimate got wrong.
 
     Tokenizing a chunk alone can differ from the whole-text estimate at its edges (a
     SentencePiece "▁" in front), so a chunk over the window is halved at a word boundary
     and retried. A single word over the window keeps its first ``window`` tokens.
     """
-    done: list[_Chunk] = []
+    done: list[Chunk] = []
     pending = ranges
     while pending:
         texts = []
@@ -416,7 +420,7 @@ def _encode_chunks(
                 offset, mask = offset[keep], mask[keep]
             base = int(contexts[context].starts[first])
             absolute = np.where(mask[:, None], 0, offset + base).astype(np.int64)
-            done.append(_Chunk(context, first, last, row, absolute, mask))
+            done.append(Chunk(context, first, last, row, absolute, mask))
         pending = retry
     done.sort(key=lambda c: (c.context, c.first))
     return done
@@ -712,15 +716,13 @@ def _groups(words: Words, next_group: int, tags_verbatim: bool) -> tuple[IntArra
     return group, rates
 
 
-def _score(
-    lm: LoadedModel,
-    all_words: list[Words],
-    options: LLMLingua2Options,
-    progress: Progress | None,
-    cancelled: Callable[[], bool] | None,
-) -> list[tuple[FloatArray, BoolArray, IntArray]]:
-    """Per context: word keep-probabilities, which words the model saw, each word's chunk."""
-    window = _model_window(lm, options.max_seq_len)
+def encode_windows(lm: LoadedModel, all_words: list[Words], max_seq_len: int, per_chunk: bool = False) -> list[Chunk]:
+    """Every context cut into encoder windows and tokenized, specials included.
+
+    Classifier training encodes its labelled texts through here too, so a model learns on
+    exactly the windows and sub-tokens it will score at inference.
+    """
+    window = _model_window(lm, max_seq_len)
     room = window - int(lm.tokenizer.num_special_tokens_to_add(pair=False))
     if room < 8:
         raise ModelError(f"The encoder window ({window} positions) is too small for LLMLingua-2.")
@@ -729,10 +731,21 @@ def _score(
         for i, words in enumerate(all_words)
         if len(words)
         for first, last in chunk_words(
-            words, _tokens_per_word(lm.tokenizer, words), room, _reference_cuts(words) if options.per_chunk else None
+            words, _tokens_per_word(lm.tokenizer, words), room, _reference_cuts(words) if per_chunk else None
         )
     ]
-    chunks = _encode_chunks(lm.tokenizer, all_words, ranges, window)
+    return _encode_chunks(lm.tokenizer, all_words, ranges, window)
+
+
+def _score(
+    lm: LoadedModel,
+    all_words: list[Words],
+    options: LLMLingua2Options,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> list[tuple[FloatArray, BoolArray, IntArray]]:
+    """Per context: word keep-probabilities, which words the model saw, each word's chunk."""
+    chunks = encode_windows(lm, all_words, options.max_seq_len, options.per_chunk)
     token_probs = keep_probabilities(lm, [c.ids for c in chunks], options.batch_size, progress, cancelled)
     by_context: dict[int, list[int]] = {}
     for k, c in enumerate(chunks):
