@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lingua_core.api import Compressor, Method
     from lingua_core.errors import AssetError, InputError, LinguaError, ModelError
-    from lingua_core.methods.iterative import CompressionCancelled
     from lingua_core.methods.llmlingua import LLMLinguaOptions, Reorder
+    from lingua_core.progress import CompressionCancelled
     from lingua_core.prompt import Prompt
     from lingua_core.protect import ProtectOptions
     from lingua_core.result import CompressionResult, WordScore

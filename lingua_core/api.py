@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from lingua_core.errors import InputError, ModelError
-from lingua_core.methods.iterative import Progress
 from lingua_core.methods.llmlingua import ContextCompression, LLMLinguaOptions, compress_contexts
 from lingua_core.methods.llmlingua2 import LLMLingua2Options, LLMLingua2Outcome, compress_llmlingua2
 from lingua_core.models import EMBEDDED, LoadedModel, ModelKind, load_model
+from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.result import CompressionResult, WordScore
 from lingua_core.tokens import count_tokens

@@ -23,12 +23,11 @@ import numpy.typing as npt
 import torch
 
 from lingua_core.methods.kv_cache import CompressedCache
+from lingua_core.progress import CompressionCancelled, Progress
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
-
-Progress = Callable[[int, int], None]
 
 
 class ThresholdPool(enum.Enum):
@@ -220,7 +219,3 @@ def _window_keep(
         threshold = _quantile_threshold(values, weights, float(value))
         keep[members] = window_scores[members] > threshold
     return keep
-
-
-class CompressionCancelled(Exception):
-    """Raised between windows when the caller cancelled (the editor's Cancel button)."""

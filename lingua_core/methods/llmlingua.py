@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lingua_core.methods.iterative import IterativeSettings, Progress, compress_tokens
+from lingua_core.methods.iterative import IterativeSettings, compress_tokens
 from lingua_core.methods.perplexity import mean_losses
 from lingua_core.pieces import TokenizedText, span_mask, tokenize
+from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.protect import ProtectOptions, find_protected_spans
 from lingua_core.segments import parse_segments

@@ -57,8 +57,8 @@ import numpy as np
 import numpy.typing as npt
 
 from lingua_core.errors import InputError, ModelError
-from lingua_core.methods.iterative import CompressionCancelled, Progress
 from lingua_core.models import LoadedModel, ModelKind
+from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.protect import ProtectOptions, find_protected_spans
 from lingua_core.result import WordScore
 from lingua_core.segments import find_segment_tags, parse_segments

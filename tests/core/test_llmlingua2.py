@@ -22,7 +22,6 @@ import pytest
 import torch
 
 from lingua_core.errors import InputError, ModelError
-from lingua_core.methods.iterative import CompressionCancelled
 from lingua_core.methods.llmlingua2 import (
     Aggregation,
     LLMLingua2Options,
@@ -36,6 +35,7 @@ from lingua_core.methods.llmlingua2 import (
     split_words,
 )
 from lingua_core.models import LoadedModel, ModelKind, load_model
+from lingua_core.progress import CompressionCancelled
 from lingua_core.protect import find_protected_spans
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens
