@@ -167,7 +167,7 @@ def resolve_spec(spec: str, allow_download: bool = False) -> tuple[str, dict[str
     return spec, {"local_files_only": not allow_download}
 
 
-def _hub_missing_message(spec: str) -> str:
+def hub_missing_message(spec: str) -> str:
     return (
         f"Model {spec!r} is not in the local Hugging Face cache and downloads are off "
         f"(prompts stay on this machine). Fetch it once with `hf download {spec}` "
@@ -196,7 +196,7 @@ def load_model(
         config = AutoConfig.from_pretrained(source, **common)
     except OSError as exc:
         if common.get("local_files_only") and "/" in spec and not Path(spec).expanduser().exists():
-            raise ModelError(_hub_missing_message(spec)) from exc
+            raise ModelError(hub_missing_message(spec)) from exc
         raise ModelError(f"Cannot read the model config of {spec!r}: {exc}") from exc
     except ValueError as exc:
         raise ModelError(f"Cannot use model {spec!r}: {exc}") from exc

@@ -25,7 +25,14 @@ import numpy as np
 
 from lingua_core.errors import InputError, ModelError
 from lingua_core.methods.llmlingua2 import Aggregation, Words, aggregate, encode_windows, overlap_pairs
-from lingua_core.models import LoadedModel, ModelKind, resolve_device, resolve_spec
+from lingua_core.models import (
+    LoadedModel,
+    ModelKind,
+    allow_download_default,
+    hub_missing_message,
+    resolve_device,
+    resolve_spec,
+)
 from lingua_core.train.dataset import LabelledSample
 
 IGNORE = -100  # the label cross-entropy skips: specials, padding, non-first sub-tokens
@@ -194,15 +201,23 @@ def _tensors(batch: Sequence[Encoded], pad_id: int, device: Any) -> dict[str, An
 # --- model ---------------------------------------------------------------------------------
 
 
-def load_base_encoder(spec: str, device: str = "auto", allow_download: bool = False) -> LoadedModel:
-    """An encoder with a fresh (or its existing) 2-label token-classification head, in fp32."""
+def load_base_encoder(spec: str, device: str = "auto", allow_download: bool | None = None) -> LoadedModel:
+    """An encoder with a fresh (or its existing) 2-label token-classification head, in fp32.
+
+    Hub ids follow the compressor's rule: from the local cache unless downloads are allowed
+    (``LINGUA_ALLOW_DOWNLOAD=1``).
+    """
     import torch
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
+    if allow_download is None:
+        allow_download = allow_download_default()
     source, kwargs = resolve_spec(spec, allow_download)
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
+        if kwargs.get("local_files_only") and source == spec and not Path(spec).expanduser().exists():
+            raise ModelError(hub_missing_message(spec)) from exc
         raise ModelError(f"Cannot read the model config of {spec!r}: {exc}") from exc
     if getattr(config, "is_decoder", False) or any(
         a.endswith(("ForCausalLM", "LMHeadModel")) for a in getattr(config, "architectures", None) or []

@@ -191,3 +191,11 @@ def test_cli_trains_and_reports_json(tiny_encoder: Path, tmp_path: Path, capsys:
         main(["train-classifier", str(tmp_path / "missing.jsonl"), "--model", str(tiny_encoder), "--out", str(out)])
     assert exit_info.value.code == 1
     assert "No such dataset" in capsys.readouterr().err
+
+
+def test_uncached_hub_encoder_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lingua_core.errors import ModelError
+
+    monkeypatch.delenv("LINGUA_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache"):
+        load_base_encoder("lingua-tests/no-such-encoder")
