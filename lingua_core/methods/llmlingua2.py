@@ -331,14 +331,16 @@ def _tokens_per_word(tokenizer: Any, words: Words) -> IntArray:
 
 
 def chunk_words(
-    words: Words, tokens_per_word: IntArray, budget: int, cuts: IntArray | None = None
+    words: Words, tokens_per_word: IntArray, budget: int, cuts: IntArray | None = None, cut_reach: int = 0
 ) -> list[tuple[int, int]]:
     """Word ranges ``[first, last)`` of at most ``budget`` estimated tokens each.
 
     A chunk ends at the last sentence end that fits (sentences as :func:`split_sentences`
     finds them, or the word indices ``cuts``), else at the last word that fits; a single word
     longer than the budget is a chunk of its own (its tail is not scored, see
-    :func:`_encode_chunks`).
+    :func:`_encode_chunks`). ``cut_reach`` lets a chunk run that many tokens past the budget
+    when it then ends at a cut: the reference's chunker does so by one token, and the
+    encoder truncates that token.
     """
     count = len(words)
     if count == 0:
@@ -355,6 +357,13 @@ def chunk_words(
             chunks.append((first, count))
             break
         last = max(last, first + 1)
+        if cut_reach:
+            far = int(np.searchsorted(cumulative, cumulative[first] + budget + cut_reach, side="right")) - 1
+            at = int(np.searchsorted(cuts, min(far, count), side="right")) - 1
+            if at >= 0 and cuts[at] > last:
+                chunks.append((first, int(cuts[at])))
+                first = int(cuts[at])
+                continue
         at = int(np.searchsorted(cuts, last, side="right")) - 1
         if at >= 0 and cuts[at] > first:
             last = int(cuts[at])
@@ -392,7 +401,7 @@ def _encode(tokenizer: Any, texts: list[str]) -> tuple[list[list[int]], list[Int
 
 
 def _encode_chunks(
-    tokenizer: Any, contexts: list[Words], ranges: list[tuple[int, int, int]], window: int
+    tokenizer: Any, contexts: list[Words], ranges: list[tuple[int, int, int]], window: int, overshoot: int = 0
 ) -> list[Chunk]:
     """Tokenize each chunk with its specials; split any the estimate got wrong.
 
@@ -410,7 +419,7 @@ def _encode_chunks(
         ids, offsets, special = _encode(tokenizer, texts)
         retry: list[tuple[int, int, int]] = []
         for (context, first, last), row, offset, mask in zip(pending, ids, offsets, special):
-            if len(row) > window and last - first > 1:
+            if len(row) > window + overshoot and last - first > 1:
                 middle = (first + last) // 2
                 retry.extend([(context, first, middle), (context, middle, last)])
                 continue
@@ -567,12 +576,20 @@ def _select_global(
 
 
 def _select_per_chunk(
-    prob: FloatArray, cost: FloatArray, group: IntArray, rates: dict[int, float], fixed: BoolArray, chunk: IntArray
+    prob: FloatArray,
+    cost: FloatArray,
+    group: IntArray,
+    rates: dict[int, float],
+    fixed: BoolArray,
+    chunk: IntArray,
+    scored: BoolArray,
 ) -> BoolArray:
     """The reference's rule: in each chunk, keep words above the rate's token-weighted percentile.
 
     Forced words enter the pool at probability 1.0, and the percentile is the reference's
-    ``int(100 * reduce_rate + 1)``, so the same inputs give the same cut.
+    ``int(100 * reduce_rate + 1)``, so the same inputs give the same cut. A word the encoder
+    never saw (the token past a full window) is not in the reference's word list at all: it
+    neither joins the pool nor survives.
     """
     keep = fixed.copy()
     pooled = np.where(fixed, 1.0, prob)
@@ -582,7 +599,9 @@ def _select_per_chunk(
             keep |= members
             continue
         for chunk_id in np.unique(chunk[members]):
-            sel = np.flatnonzero(members & (chunk == chunk_id))
+            sel = np.flatnonzero(members & (chunk == chunk_id) & (scored | fixed))
+            if sel.size == 0:
+                continue
             weights = np.maximum(cost[sel].astype(np.int64), 1)
             pool = np.repeat(pooled[sel], weights)
             threshold = float(np.percentile(pool, min(100, int(100 * (1.0 - rate) + 1))))
@@ -731,10 +750,14 @@ def encode_windows(lm: LoadedModel, all_words: list[Words], max_seq_len: int, pe
         for i, words in enumerate(all_words)
         if len(words)
         for first, last in chunk_words(
-            words, _tokens_per_word(lm.tokenizer, words), room, _reference_cuts(words) if per_chunk else None
+            words,
+            _tokens_per_word(lm.tokenizer, words),
+            room,
+            _reference_cuts(words) if per_chunk else None,
+            cut_reach=1 if per_chunk else 0,
         )
     ]
-    return _encode_chunks(lm.tokenizer, all_words, ranges, window)
+    return _encode_chunks(lm.tokenizer, all_words, ranges, window, overshoot=1 if per_chunk else 0)
 
 
 def _score(
@@ -828,6 +851,7 @@ class _Pool:
     weight: FloatArray
     group: IntArray
     chunk: IntArray
+    scored: BoolArray  # the model saw the word
     fixed: BoolArray  # kept whatever the budget
     droppable: BoolArray  # may be dropped as a consecutive duplicate
     equals: IntArray  # force token each word equals, numbered per context
@@ -848,6 +872,7 @@ class _Pool:
             weight=cat("weight", np.float64),
             group=group,
             chunk=cat("chunk", np.int64),
+            scored=cat("scored", np.bool_),
             fixed=must | cat("forced", np.bool_) | (group < 0),
             droppable=~must & (group >= 0),
             equals=np.concatenate(equals).astype(np.int64) if equals else np.zeros(0, dtype=np.int64),
@@ -873,7 +898,7 @@ def _select(pool: _Pool, budgets: dict[int, float], rates: dict[int, float], opt
 
     def once() -> BoolArray:
         if options.per_chunk:
-            return _select_per_chunk(pool.prob, pool.weight, pool.group, rates, pool.fixed, pool.chunk)
+            return _select_per_chunk(pool.prob, pool.weight, pool.group, rates, pool.fixed, pool.chunk, pool.scored)
         return _select_global(pool.prob, pool.cost, pool.group, budgets, pool.fixed, blocked)
 
     keep = once()
