@@ -301,6 +301,20 @@ def test_chunks_fit_and_end_at_sentences(long_text: str) -> None:
     assert chunk_words(big, np.array([5, 1]), 3) == [(0, 1), (1, 2)]
 
 
+def test_cut_reach_mirrors_the_reference_overshoot() -> None:
+    text = " ".join(f"w{i}" for i in range(12))
+    words = split_words(text)
+    ones = np.ones(len(words), dtype=np.int64)
+    cuts = np.array([3, 6, 9])  # sentence ends after words 2, 5 and 8
+    # Budget 5: without reach the chunk stops at the cut inside the budget (3)...
+    assert chunk_words(words, ones, 5, cuts)[0] == (0, 3)
+    # ...with one token of reach a cut just past it (6 words = 6 tokens) is taken, as the
+    # reference does when the window's last-plus-one token is a ".".
+    assert chunk_words(words, ones, 5, cuts, cut_reach=1)[:2] == [(0, 6), (6, 9)]
+    # Reach never takes a plain word boundary: with no cut in reach the budget rules.
+    assert chunk_words(words, ones, 4, np.array([9]), cut_reach=1)[0] == (0, 4)
+
+
 # --- the whole pass ---------------------------------------------------------------------------
 
 
