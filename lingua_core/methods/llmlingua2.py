@@ -226,7 +226,8 @@ def split_words(text: str, force_tokens: Sequence[str] = ()) -> Words:
     spans: list[tuple[int, int]] = []
     for match in pattern.finditer(text):
         start, end = match.span()
-        if text[start].isspace():
+        run = match.group()
+        if (run.isascii() and run.isalnum()) or text[start].isspace():  # most words: nothing to split
             spans.append((start, end))
         elif _CJK_CHAR_RE.search(text, start, end) is None:
             _split_edges(text, start, end, spans)
@@ -317,17 +318,67 @@ def _model_window(lm: LoadedModel, max_seq_len: int) -> int:
     return window
 
 
-def _tokens_per_word(tokenizer: Any, words: Words) -> IntArray:
-    """Model tokens each word needs, from one pass over the whole text.
+@dataclass(frozen=True)
+class _TextTokens:
+    """One pass of the tokenizer over a whole context: ids and absolute char offsets."""
+
+    ids: list[int]
+    offsets: IntArray  # (n, 2)
+
+
+def _tokenize_whole(tokenizer: Any, words: Words) -> _TextTokens:
+    encoded = tokenizer(words.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    return _TextTokens(list(encoded["input_ids"]), np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2))
+
+
+def _tokens_per_word(words: Words, tokens: _TextTokens) -> IntArray:
+    """Model tokens each word needs, from the pass over the whole text.
 
     Whitespace-only tokens ("▁", "Ċ") are charged to the word after them, so the estimate
     errs long; :func:`_encode_chunks` checks the real count anyway.
     """
-    encoded = tokenizer(words.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-    word = np.searchsorted(words.ends, offsets[:, 0], side="right")
+    word = np.searchsorted(words.ends, tokens.offsets[:, 0], side="right")
     word = np.minimum(word, len(words) - 1)
     return np.bincount(word, minlength=len(words)).astype(np.int64)
+
+
+def _slices_are_exact(tokenizer: Any) -> bool:
+    """Whether a chunk's tokens equal the whole text's tokens over the chunk's span.
+
+    True for WordPiece (BERT, mBERT, MiniLM): it splits at whitespace and punctuation
+    before the model sees a character, so cutting between words changes nothing. A
+    SentencePiece or byte-level BPE tokenizer marks a word's leading space in the token,
+    which a chunk starting at that word lacks: those chunks are tokenized afresh.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return type(getattr(backend, "model", None)).__name__ == "WordPiece"
+
+
+def _slice_chunks(
+    tokenizer: Any, contexts: list[Words], tokens: list[_TextTokens], ranges: list[tuple[int, int, int]], window: int
+) -> list[Chunk] | None:
+    """Chunks cut out of the whole-text tokens as ``[CLS] tokens [SEP]``, saving a second
+    tokenizer pass; None when that layout is not the tokenizer's or a chunk does not fit
+    (the estimate was off), so the caller falls back to re-encoding."""
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None or tokenizer.num_special_tokens_to_add(pair=False) != 2:
+        return None
+    done: list[Chunk] = []
+    for context, first, last in ranges:
+        words, text_tokens = contexts[context], tokens[context]
+        starts = text_tokens.offsets[:, 0]
+        lo = int(np.searchsorted(starts, int(words.starts[first]), side="left"))
+        hi = int(np.searchsorted(starts, int(words.ends[last - 1]), side="left"))
+        inner = text_tokens.ids[lo:hi]
+        row = [cls_id, *inner, sep_id]
+        if len(row) > window:
+            return None
+        mask = np.zeros(len(row), dtype=bool)
+        mask[[0, -1]] = True
+        offsets = np.zeros((len(row), 2), dtype=np.int64)
+        offsets[~mask] = text_tokens.offsets[lo:hi]
+        done.append(Chunk(context, first, last, row, offsets, mask))
+    return done
 
 
 def chunk_words(
@@ -745,18 +796,24 @@ def encode_windows(lm: LoadedModel, all_words: list[Words], max_seq_len: int, pe
     room = window - int(lm.tokenizer.num_special_tokens_to_add(pair=False))
     if room < 8:
         raise ModelError(f"The encoder window ({window} positions) is too small for LLMLingua-2.")
+    tokens = [_tokenize_whole(lm.tokenizer, words) for words in all_words]
     ranges = [
         (i, first, last)
         for i, words in enumerate(all_words)
         if len(words)
         for first, last in chunk_words(
             words,
-            _tokens_per_word(lm.tokenizer, words),
+            _tokens_per_word(words, tokens[i]),
             room,
             _reference_cuts(words) if per_chunk else None,
             cut_reach=1 if per_chunk else 0,
         )
     ]
+    # The reference rule re-tokenizes each chunk's text, as the reference does.
+    if not per_chunk and _slices_are_exact(lm.tokenizer):
+        sliced = _slice_chunks(lm.tokenizer, all_words, tokens, ranges, window)
+        if sliced is not None:
+            return sliced
     return _encode_chunks(lm.tokenizer, all_words, ranges, window, overshoot=1 if per_chunk else 0)
 
 

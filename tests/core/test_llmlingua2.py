@@ -515,3 +515,22 @@ def test_empty_and_blank_contexts(bert: LoadedModel) -> None:
     outcome: Any = compress_llmlingua2(bert, ["", "   ", "Some words here."], rate=0.5)
     assert outcome.texts[:2] == ("", "")
     assert outcome.texts[2]
+
+
+def test_sliced_windows_equal_re_encoded_ones(
+    bert: LoadedModel, long_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WordPiece chunks are cut from the whole-text tokens; they must be what tokenizing each
+    chunk afresh gives, specials and offsets included."""
+    from lingua_core.methods import llmlingua2
+
+    text = long_text + "\n\nCafé naïve — “quotes” 東京タワー 👍🏽 x²+y² ≤ 3.5%, (a) [b] {c}."
+    words = split_words(text, ("\n",))
+    assert llmlingua2._slices_are_exact(bert.tokenizer)
+    sliced = llmlingua2.encode_windows(bert, [words], 64)
+    monkeypatch.setattr(llmlingua2, "_slices_are_exact", lambda tokenizer: False)
+    fresh = llmlingua2.encode_windows(bert, [words], 64)
+    assert len(sliced) == len(fresh) > 3
+    for a, b in zip(sliced, fresh):
+        assert (a.first, a.last, a.ids) == (b.first, b.last, b.ids)
+        assert np.array_equal(a.offsets, b.offsets) and np.array_equal(a.special, b.special)
