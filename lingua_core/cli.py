@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from lingua_core.arg_types import keep_rate, positive_int
 from lingua_core.errors import InputError, LinguaError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -25,26 +26,6 @@ class UsageError(Exception):
     """A flag combination argparse cannot check by itself."""
 
 
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 < rate <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], the share of tokens to keep (0.33 = 3x); got {value}")
-    return rate
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return number
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lingua", description="Compress LLM prompts on your own machine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,8 +33,8 @@ def _build_parser() -> argparse.ArgumentParser:
     compress = commands.add_parser("compress", help="compress a prompt", description="Compress a prompt file or stdin.")
     compress.add_argument("file", nargs="?", default="-", help="prompt file, '-' for stdin; *.json = structured prompt")
     budget = compress.add_mutually_exclusive_group()
-    budget.add_argument("--rate", type=_rate, help="share of tokens to keep (default 0.5)")
-    budget.add_argument("--target-tokens", type=_positive_int, help="size to fit, in the target encoding's tokens")
+    budget.add_argument("--rate", type=keep_rate, help="share of tokens to keep (default 0.5)")
+    budget.add_argument("--target-tokens", type=positive_int, help="size to fit, in the target encoding's tokens")
     compress.add_argument(
         "--method",
         choices=["auto", "llmlingua", "longllmlingua", "llmlingua2"],

@@ -11,12 +11,11 @@ but scores 512-token windows, or on other sub-token boundaries, meets inputs it 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,11 +32,13 @@ from lingua_core.models import (
     resolve_device,
     resolve_spec,
 )
+from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches, sorted_batches
+from lingua_core.train.checkpoint import load_checkpoint, read_state, save_checkpoint
 from lingua_core.train.dataset import LabelledSample
+from lingua_core.train.quiet import quiet_transformers
 
-IGNORE = -100  # the label cross-entropy skips: specials, padding, non-first sub-tokens
 LABELS = {0: "drop", 1: "keep"}
-STATE_DIR = "training-state"  # under the output folder: what --resume needs
+STATE_DIR = "training-state"  # under the output folder: what --resume needs (see train.checkpoint)
 SUMMARY_FILE = "training_summary.json"
 
 LabelScope = Literal["all", "first"]
@@ -108,7 +109,7 @@ class Encoded:
 
     sample: int
     first: int  # the window's first word: orders a sample's windows
-    ids: list[int]
+    input_ids: list[int]
     labels: list[int]
     offsets: Any  # (n, 2) char ranges in the sample's text; specials (0, 0)
     special: Any  # (n,) bool
@@ -143,7 +144,7 @@ def encode_samples(
     out: list[Encoded] = []
     for chunk in encode_windows(lm, all_words, max_seq_len):
         words, word_labels = all_words[chunk.context], label_arrays[chunk.context]
-        labels = np.full(len(chunk.ids), IGNORE, dtype=np.int64)
+        labels = np.full(len(chunk.ids), IGNORE_INDEX, dtype=np.int64)
         inner = np.flatnonzero(~chunk.special)
         token, word = overlap_pairs(words, chunk.offsets[inner, 0], chunk.offsets[inner, 1])
         if token.size:
@@ -166,36 +167,6 @@ def split_train_val(count: int, fraction: float, seed: int) -> tuple[list[int], 
     if fraction > 0 and count >= 2:
         val_count = min(max(val_count, 1), count - 1)
     return sorted(order[val_count:]), sorted(order[:val_count])
-
-
-def _batches(items: Sequence[Encoded], batch_size: int, rng: random.Random | None) -> list[list[Encoded]]:
-    """Length-grouped batches: shuffled, then sorted within pools of 50 batches, so padding
-    stays small without every batch holding the same texts each epoch."""
-    order = list(range(len(items)))
-    if rng is not None:
-        rng.shuffle(order)
-    pool = batch_size * 50
-    batches: list[list[Encoded]] = []
-    for begin in range(0, len(order), pool):
-        ranked = sorted(order[begin : begin + pool], key=lambda i: len(items[i].ids))
-        batches.extend([items[i] for i in ranked[k : k + batch_size]] for k in range(0, len(ranked), batch_size))
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
-def _tensors(batch: Sequence[Encoded], pad_id: int, device: Any) -> dict[str, Any]:
-    import torch
-
-    longest = max(len(item.ids) for item in batch)
-    ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), longest), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(batch), longest), dtype=torch.long)
-    for row, item in enumerate(batch):
-        ids[row, : len(item.ids)] = torch.as_tensor(item.ids)
-        labels[row, : len(item.labels)] = torch.as_tensor(item.labels)
-        mask[row, : len(item.ids)] = 1
-    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
 # --- model ---------------------------------------------------------------------------------
@@ -225,7 +196,7 @@ def load_base_encoder(spec: str, device: str = "auto", allow_download: bool | No
         raise ModelError(f"{spec!r} is a causal LM; LLMLingua-2 trains a bidirectional encoder (BERT, XLM-R...).")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        with _quiet_transformers():  # the expected "new head weights" report is noise here
+        with quiet_transformers():  # the expected "new head weights" report is noise here
             model = AutoModelForTokenClassification.from_pretrained(
                 source,
                 num_labels=2,
@@ -244,20 +215,6 @@ def load_base_encoder(spec: str, device: str = "auto", allow_download: bool | No
     model.to(torch_device)
     positions = int(getattr(config, "max_position_embeddings", 512) or 512)
     return LoadedModel(spec, spec, ModelKind.TOKEN_CLASSIFIER, model, tokenizer, torch_device, torch.float32, positions)
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -283,11 +240,12 @@ def evaluate(lm: LoadedModel, items: Sequence[Encoded], samples: Sequence[Labell
     tp = pred = gold = 0
     token_probs: WindowProbs = {}
     with torch.inference_mode():
-        for batch in _batches(items, batch_size, None):
-            tensors = _tensors(batch, pad_id, lm.device)
+        for indices in sorted_batches([len(item.input_ids) for item in items], batch_size):
+            batch = [items[i] for i in indices]
+            tensors = _to_device(collate(batch, pad_id), lm.device)
             logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits.float()
             labels = tensors["labels"]
-            valid = labels != IGNORE
+            valid = labels != IGNORE_INDEX
             loss_sum += float(torch.nn.functional.cross_entropy(logits[valid], labels[valid], reduction="sum"))
             loss_tokens += int(valid.sum())
             probs = logits.softmax(-1)[..., 1]
@@ -297,7 +255,7 @@ def evaluate(lm: LoadedModel, items: Sequence[Encoded], samples: Sequence[Labell
             pred += int(predicted.sum())
             gold += int(actual.sum())
             for row, item in enumerate(batch):
-                token_probs.setdefault(item.sample, []).append((item, probs[row, : len(item.ids)].cpu().numpy()))
+                token_probs.setdefault(item.sample, []).append((item, probs[row, : len(item.input_ids)].cpu().numpy()))
     if was_training:
         model.train()
     token_p, token_r, token_f1 = _prf(tp, pred, gold)
@@ -358,6 +316,7 @@ def train_classifier(
 
     Each epoch's end writes the training state (weights, optimizer, scheduler, RNG) under
     ``output_dir/training-state``; ``resume=True`` continues from it after a crash or Ctrl-C.
+    Batch order comes from ``(seed, epoch)``, so a resumed epoch sees the batches it would have.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -370,16 +329,16 @@ def train_classifier(
     state_dir = output_dir / STATE_DIR
     if output_dir.exists() and any(output_dir.iterdir()) and not resume:
         raise InputError(f"{output_dir} is not empty; pass --resume to continue a run, or choose another folder")
-    if resume and not (state_dir / "state.pt").is_file():
-        raise InputError(f"nothing to resume in {output_dir}: no {STATE_DIR}/state.pt")
+    saved = read_state(state_dir) if resume else None
+    if resume and saved is None:
+        raise InputError(f"nothing to resume in {output_dir}: no saved state in {STATE_DIR}/")
     torch.manual_seed(options.seed)
-    random.seed(options.seed)
     train_index, val_index = split_train_val(len(samples), options.val_fraction, options.seed)
-    lm = load_base_encoder(str(state_dir / "model") if resume else base_model, options.device)
+    lm = load_base_encoder(base_model, options.device)
     train_items = encode_samples(lm, [samples[i] for i in train_index], options.max_seq_len, options.label_scope)
     val_samples = [samples[i] for i in val_index]
     val_items = encode_samples(lm, val_samples, options.max_seq_len, options.label_scope)
-    if not any(label != IGNORE for item in train_items for label in item.labels):
+    if not any(label != IGNORE_INDEX for item in train_items for label in item.labels):
         raise InputError("no training token carries a label: are the samples empty?")
 
     model = lm.model
@@ -396,18 +355,13 @@ def train_classifier(
     )
     amp_dtype = _amp_dtype(lm.device, options.mixed_precision)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    rng = random.Random(options.seed)
 
     report = TrainingReport(str(output_dir), base_model, len(train_index), len(val_index), len(train_items), 0, False)
     best_f1, stale, start_epoch = -1.0, 0, 1
-    if resume:
-        state = torch.load(state_dir / "state.pt", weights_only=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        best_f1, stale, start_epoch = state["best_f1"], state["stale"], state["epoch"] + 1
-        report = _report_from_json(state["report"])
+    if saved is not None:
+        load_checkpoint(state_dir, model, optimizer, scheduler, scaler)
+        best_f1, stale, start_epoch = saved["best_f1"], saved["stale"], saved["epoch"] + 1
+        report = _report_from_json(saved["report"])
     pad_id = int(lm.tokenizer.pad_token_id or 0)
     for epoch in range(start_epoch, options.epochs + 1):
         if stale >= options.patience and val_items:
@@ -415,10 +369,14 @@ def train_classifier(
             break
         started = time.perf_counter()
         model.train()
-        batches = _batches(train_items, options.batch_size, rng)
+        lengths = [len(item.input_ids) for item in train_items]
+        batches = [
+            [train_items[i] for i in indices]
+            for indices in length_grouped_batches(lengths, options.batch_size, (options.seed, epoch))
+        ]
         running = 0.0
         for step, batch in enumerate(batches, start=1):
-            tensors = _tensors(batch, pad_id, lm.device)
+            tensors = _to_device(collate(batch, pad_id), lm.device)
             with torch.autocast(lm.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss = model(**tensors).loss
             if scaler is not None:
@@ -450,12 +408,17 @@ def train_classifier(
             _save_model(lm, output_dir)
         else:
             stale += 1
-        _save_state(lm, state_dir, optimizer, scheduler, rng, epoch, best_f1, stale, report)
+        state = {"epoch": epoch, "best_f1": best_f1, "stale": stale, "report": report.to_json()}
+        save_checkpoint(state_dir, model, optimizer, scheduler, scaler, state)
         (output_dir / SUMMARY_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
         if on_epoch is not None:
             on_epoch(record)
     (output_dir / SUMMARY_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _to_device(tensors: dict[str, Any], device: Any) -> dict[str, Any]:
+    return {name: tensor.to(device) for name, tensor in tensors.items()}
 
 
 def _amp_dtype(device: Any, wanted: bool) -> Any:
@@ -469,38 +432,9 @@ def _amp_dtype(device: Any, wanted: bool) -> Any:
 def _save_model(lm: LoadedModel, folder: Path) -> None:
     """The inference checkpoint: safetensors weights, config naming the head, fast tokenizer."""
     folder.mkdir(parents=True, exist_ok=True)
-    with _quiet_transformers():
+    with quiet_transformers():
         lm.model.save_pretrained(folder, safe_serialization=True)
     lm.tokenizer.save_pretrained(folder)
-
-
-def _save_state(
-    lm: LoadedModel,
-    folder: Path,
-    optimizer: Any,
-    scheduler: Any,
-    rng: random.Random,
-    epoch: int,
-    best_f1: float,
-    stale: int,
-    report: TrainingReport,
-) -> None:
-    import torch
-
-    _save_model(lm, folder / "model")
-    state = {
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "rng": rng.getstate(),
-        "torch_rng": torch.get_rng_state(),
-        "epoch": epoch,
-        "best_f1": best_f1,
-        "stale": stale,
-        "report": report.to_json(),
-    }
-    partial = folder / "state.pt.partial"
-    torch.save(state, partial)
-    partial.replace(folder / "state.pt")  # a crash mid-save leaves the previous state intact
 
 
 def _report_from_json(data: dict[str, Any]) -> TrainingReport:

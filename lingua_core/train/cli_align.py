@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lingua_core.arg_types import held_out_share, non_negative_int, positive_float, positive_int
+
 DESCRIPTION = """\
 Distribution alignment (from the LLMLingua paper): instruction-tune the small causal LM on
 answers the target LLM wrote, so its token distribution moves closer to the target's and
@@ -26,46 +28,6 @@ interruption, the same command with --resume continues it.
 """
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return number
-
-
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative; got {value}")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive; got {value}")
-    return number
-
-
-def _share(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 <= number < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1); got {value}")
-    return number
-
-
 def add_parsers(commands: Any) -> None:
     """``commands`` is the ``add_subparsers`` result of the ``lingua`` parser."""
     from lingua_core.train.commands import with_json_flag
@@ -79,34 +41,40 @@ def add_parsers(commands: Any) -> None:
     parser.add_argument("pairs", type=Path, help="JSONL of (instruction, target-LLM response) pairs")
     parser.add_argument("--model", default="embedded", help="causal LM to tune: embedded, a folder, .gguf or hub id")
     parser.add_argument("--out", type=Path, required=True, help="folder for the aligned model (new, or --resume)")
-    parser.add_argument("--epochs", type=_positive_int, default=1, help="passes over the pairs (default 1)")
-    parser.add_argument("--max-steps", type=_positive_int, help="optimizer steps to run, overriding --epochs")
-    parser.add_argument("--lr", type=_positive_float, default=5e-5, help="peak learning rate (default 5e-5)")
-    parser.add_argument("--batch-size", type=_positive_int, default=8, help="pairs per forward pass (default 8)")
+    parser.add_argument("--epochs", type=positive_int, default=1, help="passes over the pairs (default 1)")
+    parser.add_argument("--max-steps", type=positive_int, help="optimizer steps to run, overriding --epochs")
+    parser.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate (default 5e-5)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="pairs per forward pass (default 8)")
     parser.add_argument(
-        "--grad-accum", type=_positive_int, default=1, help="forward passes per optimizer step (default 1)"
+        "--grad-accum", type=positive_int, default=1, help="forward passes per optimizer step (default 1)"
     )
     parser.add_argument(
-        "--max-length", type=_positive_int, default=512, help="tokens per pair; longer ones are cut (default 512)"
+        "--max-length", type=positive_int, default=512, help="tokens per pair; longer ones are cut (default 512)"
     )
     parser.add_argument(
-        "--val-fraction", type=_share, default=0.05, help="share of pairs held out for validation (default 0.05)"
+        "--val-fraction",
+        type=held_out_share,
+        default=0.05,
+        help="share of pairs held out for validation (default 0.05)",
     )
     parser.add_argument(
         "--patience",
-        type=_count,
+        type=non_negative_int,
         default=3,
         help="stop after this many evaluations without a better validation loss; 0 = never (default 3)",
     )
-    parser.add_argument("--eval-every", type=_positive_int, help="steps between evaluations (default: ~10 per run)")
+    parser.add_argument("--eval-every", type=positive_int, help="steps between evaluations (default: ~10 per run)")
     parser.add_argument(
-        "--save-every", type=_count, default=200, help="steps between resumable checkpoints; 0 = none (default 200)"
+        "--save-every",
+        type=non_negative_int,
+        default=200,
+        help="steps between resumable checkpoints; 0 = none (default 200)",
     )
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
-    parser.add_argument("--warmup", type=_share, default=0.05, help="share of steps warming up (default 0.05)")
+    parser.add_argument("--warmup", type=held_out_share, default=0.05, help="share of steps warming up (default 0.05)")
     parser.add_argument("--schedule", choices=["cosine", "linear", "constant"], default="cosine")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
-    parser.add_argument("--max-grad-norm", type=_positive_float, default=1.0, help="gradient clipping (default 1)")
+    parser.add_argument("--max-grad-norm", type=positive_float, default=1.0, help="gradient clipping (default 1)")
     parser.add_argument(
         "--template",
         choices=["auto", "chat", "plain"],

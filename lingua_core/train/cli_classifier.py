@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lingua_core.arg_types import held_out_share, non_negative_float, positive_float, positive_int
+
 
 def add_parsers(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
@@ -22,19 +24,19 @@ def add_parsers(commands: Any) -> None:
     parser.add_argument("data", nargs="+", type=Path, help="labelled-words JSONL file(s)")
     parser.add_argument("--model", required=True, help="base encoder: a local folder or a hub id")
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty unless --resume)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (linear warm-up and decay)")
-    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--epochs", type=positive_int, default=5)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate (linear warm-up and decay)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.01)
     parser.add_argument(
         "--label-scope",
         choices=["all", "first"],
         default="all",
         help="sub-tokens that carry a word's label: all of them (default; inference averages them) or the first",
     )
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of samples held out (default 0.1)")
-    parser.add_argument("--patience", type=int, default=2, help="epochs without a better F1 before stopping")
-    parser.add_argument("--max-seq-len", type=int, default=512, help="encoder window, specials included")
+    parser.add_argument("--val-fraction", type=held_out_share, default=0.1, help="share of samples held out")
+    parser.add_argument("--patience", type=positive_int, default=2, help="epochs without a better F1 before stopping")
+    parser.add_argument("--max-seq-len", type=positive_int, default=512, help="encoder window, specials included")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 on CUDA too")

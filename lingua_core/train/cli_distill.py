@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lingua_core.arg_types import non_negative_float, non_negative_int, positive_int, share
 from lingua_core.errors import InputError
 
 DISTILL_EPILOG = """\
@@ -38,46 +39,6 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, 88)
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative; got {value}")
-    return number
-
-
-def _share(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {value}")
-    return number
-
-
-def _non_negative(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative; got {value}")
-    return number
-
-
 def _add_teacher_args(parser: argparse.ArgumentParser, workers_help: str) -> None:
     teacher = parser.add_argument_group("teacher (one of --teacher-url or --local-teacher)")
     which = teacher.add_mutually_exclusive_group(required=True)
@@ -99,34 +60,38 @@ def _add_teacher_args(parser: argparse.ArgumentParser, workers_help: str) -> Non
         help="environment variable holding the API key (default OPENAI_API_KEY; may be unset for local servers)",
     )
     teacher.add_argument(
-        "--timeout", type=_non_negative, metavar="SECONDS", default=120.0, help="seconds to wait for one answer (120)"
+        "--timeout",
+        type=non_negative_float,
+        metavar="SECONDS",
+        default=120.0,
+        help="seconds to wait for one answer (120)",
     )
     teacher.add_argument(
         "--retries",
         metavar="N",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=5,
         help="retries on 429/5xx/timeouts, with backoff (5)",
     )
     teacher.add_argument("--device", default="auto", help="local teacher: auto, cpu, cuda, cuda:N or mps")
     teacher.add_argument("--dtype", default="auto", help="local teacher: auto, bf16, fp16 or fp32")
     run = parser.add_argument_group("run")
-    run.add_argument("--workers", type=_positive_int, metavar="N", default=4, help=workers_help)
+    run.add_argument("--workers", type=positive_int, metavar="N", default=4, help=workers_help)
     run.add_argument(
-        "--max-tokens", type=_positive_int, metavar="N", default=1024, help="most tokens the teacher may write (1024)"
+        "--max-tokens", type=positive_int, metavar="N", default=1024, help="most tokens the teacher may write (1024)"
     )
     run.add_argument(
-        "--temperature", type=_non_negative, metavar="T", default=0.0, help="sampling temperature (0: greedy)"
+        "--temperature", type=non_negative_float, metavar="T", default=0.0, help="sampling temperature (0: greedy)"
     )
     run.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="send at most N new requests (a trial; rerun to go on)"
+        "--limit", type=positive_int, metavar="N", help="send at most N new requests (a trial; rerun to go on)"
     )
     run.add_argument(
         "--errors", type=Path, metavar="FILE", help="where failed requests are listed (default: OUTPUT.errors.jsonl)"
     )
     run.add_argument(
         "--max-consecutive-failures",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         metavar="N",
         help="stop after N failed requests in a row (8)",
@@ -161,7 +126,7 @@ def add_parsers(commands: Any) -> None:
         "--id-field", metavar="NAME", help="field of a .jsonl source naming the text (default: its line number)"
     )
     distill.add_argument(
-        "--chunk-tokens", type=_positive_int, metavar="N", default=512, help="chunk size in target tokens (512)"
+        "--chunk-tokens", type=positive_int, metavar="N", default=512, help="chunk size in target tokens (512)"
     )
     distill.add_argument(
         "--encoding", choices=["o200k_base", "cl100k_base"], default="o200k_base", help="target tokenizer (o200k_base)"
@@ -187,26 +152,26 @@ def add_parsers(commands: Any) -> None:
     label.add_argument("-o", "--output", type=Path, required=True, help="labelled dataset, JSONL (overwritten)")
     label.add_argument(
         "--variation-quantile",
-        type=_share,
+        type=share,
         metavar="Q",
         default=0.95,
         help="drop samples above this variation-rate quantile (0.95)",
     )
     label.add_argument(
         "--gap-quantile",
-        type=_share,
+        type=share,
         metavar="Q",
         default=0.90,
         help="drop samples above this alignment-gap quantile (0.90)",
     )
     label.add_argument(
-        "--max-variation-rate", type=_share, metavar="R", help="also drop samples above this variation rate"
+        "--max-variation-rate", type=share, metavar="R", help="also drop samples above this variation rate"
     )
     label.add_argument(
-        "--max-alignment-gap", type=_share, metavar="G", help="also drop samples above this alignment gap"
+        "--max-alignment-gap", type=share, metavar="G", help="also drop samples above this alignment gap"
     )
     label.add_argument(
-        "--window", type=_positive_int, metavar="N", default=150, help="words searched ahead when aligning (150)"
+        "--window", type=positive_int, metavar="N", default=150, help="words searched ahead when aligning (150)"
     )
     label.add_argument(
         "--keep-truncated", action="store_true", help="label answers cut by --max-tokens too (their tail reads 'drop')"

@@ -18,6 +18,7 @@ from typing import Any
 
 from lingua_core.errors import InputError
 from lingua_core.train.align_labels import Alignment
+from lingua_core.train.jsonl import iter_jsonl
 
 FORMAT = "lingua-labelled-words/1"
 
@@ -89,21 +90,7 @@ def write_samples(path: Path, samples: Iterable[LabelledSample], append: bool = 
 
 def read_samples(path: Path) -> Iterator[LabelledSample]:
     """Stream samples; a truncated last line (an interrupted writer) is skipped, not fatal."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"No such dataset: {path}") from None
-    with handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines) and not line.endswith("\n"):
-                return  # the writer was interrupted mid-line
-            raise InputError(f"{path}:{number}: not valid JSON") from None
+    for number, record in iter_jsonl(path, tolerate_torn_tail=True, what="dataset"):
         try:
             yield LabelledSample.from_json(record)
         except InputError as exc:

@@ -25,13 +25,13 @@ from lingua_core.train.align_labels import DEFAULT_WINDOW, Alignment, QualityFil
 from lingua_core.train.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_ENCODING, chunk_text
 from lingua_core.train.dataset import LabelledSample, write_samples
 from lingua_core.train.instructions import Instruction
+from lingua_core.train.jsonl import iter_jsonl
 from lingua_core.train.runner import (
     DEFAULT_OPTIONS,
     Job,
     Progress,
     RunOptions,
     RunSummary,
-    iter_jsonl,
     run_jobs,
     stable_id,
 )

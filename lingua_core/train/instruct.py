@@ -22,7 +22,7 @@ import math
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from lingua_core.models import (
     resolve_dtype,
     resolve_spec,
 )
-from lingua_core.train.instruct_checkpoint import (
+from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches
+from lingua_core.train.checkpoint import (
     BEST,
     CHECKPOINT,
     load_checkpoint,
@@ -47,16 +48,14 @@ from lingua_core.train.instruct_checkpoint import (
     save_checkpoint,
 )
 from lingua_core.train.instruct_data import (
-    IGNORE_INDEX,
     Example,
-    collate,
     encode_all,
     has_chat_template,
-    length_grouped_batches,
     read_pairs,
     split_validation,
     steps_per_epoch,
 )
+from lingua_core.train.quiet import quiet_transformers
 
 SUMMARY_FILE = "training_summary.json"
 SUMMARY_FORMAT = "lingua-align/1"
@@ -285,20 +284,6 @@ def _use_chat(template: str, tokenizer: Any, spec: str) -> bool:
     return template == "chat" or (template == "auto" and has_chat_template(tokenizer))
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """transformers' own load/save bars would interleave with the training bar."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
-
-
 def save_aligned(model: Any, tokenizer: Any, out: Path, dtype: Any) -> None:
     """A plain transformers folder: no quantization record, the asked dtype, the tokenizer beside."""
     # A model that went through GGUF remembers its quantization and refuses to save, and the
@@ -308,7 +293,7 @@ def save_aligned(model: Any, tokenizer: Any, out: Path, dtype: Any) -> None:
     setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as never None
     model.to(dtype=dtype)
     model.config.use_cache = True
-    with _quiet_transformers():
+    with quiet_transformers():
         model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -433,7 +418,7 @@ def align(config: AlignConfig) -> dict[str, Any]:
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     save_dtype = None if config.dtype == "auto" else resolve_dtype(config.dtype)  # a bad name fails before loading
-    with _quiet_transformers():
+    with quiet_transformers():
         lm = load_model(config.model, device=device, dtype=torch.float32)
     save_dtype = save_dtype or _source_dtype(config.model)  # after loading: a hub model is in the cache now
     if lm.kind is not ModelKind.CAUSAL_LM:

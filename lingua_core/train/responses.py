@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lingua_core.errors import InputError
+from lingua_core.train.jsonl import iter_jsonl
 from lingua_core.train.runner import (
     DEFAULT_OPTIONS,
     Job,
     Progress,
     RunOptions,
     RunSummary,
-    iter_jsonl,
     run_jobs,
     stable_id,
 )

@@ -19,12 +19,13 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from lingua_core.errors import InputError
+from lingua_core.train.jsonl import iter_jsonl
 from lingua_core.train.teachers import Messages, Reply, Teacher, TeacherError
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 8
@@ -84,33 +85,6 @@ class RunSummary:
 def stable_id(*parts: str) -> str:
     """An id that a rerun recomputes identically from the same inputs."""
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
-
-
-def iter_jsonl(path: Path, *, tolerate_torn_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each non-blank line; a torn last line is skipped if tolerated."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"No such file: {path}") from None
-    except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}") from None
-    with handle:
-        try:
-            lines = handle.readlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): is it a JSONL file?") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if tolerate_torn_tail and number == len(lines) and not line.endswith("\n"):
-                return
-            raise InputError(f"{path}:{number}: not valid JSON") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object")
-        yield number, record
 
 
 def repair_tail(path: Path) -> bool:

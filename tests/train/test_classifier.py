@@ -13,7 +13,7 @@ import pytest
 from lingua_core.errors import InputError
 from lingua_core.train.align_labels import align_labels
 from lingua_core.train.classifier import (
-    IGNORE,
+    IGNORE_INDEX,
     ClassifierTrainingOptions,
     encode_samples,
     evaluate,
@@ -113,11 +113,11 @@ def test_sub_token_labels_follow_words(tiny_encoder: Path) -> None:
     assert kept_words == {"Unbelievably", "quartz", "flickered", "."}
     for scope in ("all", "first"):
         (window,) = encode_samples(lm, [sample], 128, scope)  # type: ignore[arg-type]
-        tokens = lm.tokenizer.convert_ids_to_tokens(window.ids)
-        labelled = [(t, label) for t, label in zip(tokens, window.labels) if label != IGNORE]
+        tokens = lm.tokenizer.convert_ids_to_tokens(window.input_ids)
+        labelled = [(t, label) for t, label in zip(tokens, window.labels) if label != IGNORE_INDEX]
         pieces = [t for t in tokens if t.startswith("##")]
         assert pieces, "the test needs a word split into several sub-tokens"
-        assert tokens[0] == "[CLS]" and window.labels[0] == IGNORE and window.labels[-1] == IGNORE
+        assert tokens[0] == "[CLS]" and window.labels[0] == IGNORE_INDEX and window.labels[-1] == IGNORE_INDEX
         if scope == "all":
             assert all(label == 1 for t, label in labelled if t.startswith("##") or t in {"quartz", "."})
             assert {label for t, label in labelled if t in {"the", "lantern", ","}} == {0}

@@ -11,16 +11,9 @@ import pytest
 
 from lingua_core.errors import InputError
 from lingua_core.train import instruct
+from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches
 from lingua_core.train.instruct import AlignConfig, align, lr_factor
-from lingua_core.train.instruct_data import (
-    IGNORE_INDEX,
-    collate,
-    encode,
-    encode_all,
-    length_grouped_batches,
-    read_pairs,
-    render,
-)
+from lingua_core.train.instruct_data import encode, encode_all, read_pairs, render
 from tests.conftest import tiny_llama
 
 PROMPT = "Alice has 3 apples and buys 4 more. Bob has 2 pears. How many apples does Alice have now? " * 3
