@@ -68,54 +68,73 @@ def reference_window_forced(count: int, window: int) -> BoolArray:
     return forced
 
 
-class _Stream:
-    """One sequence fed to the LM window by window, its cache holding only kept tokens."""
+class _Streams:
+    """The text fed to the LM window by window, its cache holding only the kept tokens.
 
-    def __init__(self, model: Any, prefix: torch.Tensor, reuse_kv: bool, max_positions: int, sink: int) -> None:
+    Row 0 scores the text on its own. With a condition (LongLLMLingua's question), row 1
+    scores it after the question, in the same forward call: both rows keep the same tokens,
+    so one two-row cache serves them. Row 0 holds a copy of the question's entries, hidden
+    by its attention mask, and its positions run the question's length behind row 1's, so
+    each row computes exactly what it would alone (equal in fp32). One call of two rows
+    instead of two calls of one halves the per-call overhead and doubles the rows of every
+    matrix product: 10-15% off the contrastive pass on a 2-core CPU.
+    """
+
+    def __init__(
+        self, model: Any, condition: torch.Tensor | None, reuse_kv: bool, max_positions: int, sink: int
+    ) -> None:
         self.model = model
         self.cache = CompressedCache(model)
         self.reuse_kv = reuse_kv and self.cache.rerotate
-        self.pending = prefix  # kept tokens not in the cache yet (the condition prefix, or the exact path)
         self.max_positions = max_positions
-        self.sink = sink + prefix.shape[0]
+        self.question = 0 if condition is None else int(condition.shape[0])
+        self.rows = 1 if condition is None else 2
+        self.sink = sink + self.question
+        if condition is not None:
+            with torch.inference_mode():
+                model(input_ids=condition[None], past_key_values=self.cache.cache, use_cache=True)
+            self.cache.repeat_rows(2)
+        self.pending: torch.Tensor | None = None  # the exact path's kept tokens, not in the cache yet
 
     @torch.inference_mode()
     def losses(self, window: torch.Tensor) -> torch.Tensor:
-        """Loss of each token of ``window`` after the first, given the cache and ``pending``."""
-        feed = torch.cat((self.pending, window))
+        """Loss of each token of ``window`` after the first, one row per stream."""
+        feed = window if self.pending is None else torch.cat((self.pending, window))
         base = len(self.cache)
         overflow = base + feed.shape[0] - self.max_positions
         if overflow > 0:
             self.cache.evict(min(self.sink, base), overflow)
             base = len(self.cache)
-        positions = torch.arange(base, base + feed.shape[0], device=feed.device)
+        positions = torch.arange(base, base + feed.shape[0], device=feed.device)[None]
+        mask = None
+        if self.rows == 2:
+            positions = torch.cat((positions - self.question, positions))
+            mask = torch.ones((2, base + feed.shape[0]), dtype=torch.long, device=feed.device)
+            mask[0, : self.question] = 0
         output = self.model(
-            input_ids=feed[None],
-            position_ids=positions[None],
+            input_ids=feed[None].expand(self.rows, -1),
+            position_ids=positions,
+            attention_mask=mask,
             past_key_values=self.cache.cache,
             use_cache=True,
         )
-        offset = self.pending.shape[0]
+        offset = feed.shape[0] - window.shape[0]
         # Cross-entropy straight on the model's dtype, as the reference computes it: the same
         # rounding (bf16 losses tie often) keeps the thresholds comparable, and it skips a
         # float copy of 200 x vocabulary logits per window.
-        logits = output.logits[0, offset : offset + window.shape[0] - 1]
-        self._base, self._offset = base, offset
-        return torch.nn.functional.cross_entropy(logits, window[1:], reduction="none")
+        logits = output.logits[:, offset : offset + window.shape[0] - 1]
+        self._base, self._offset, self._window = base, offset, window
+        targets = window[1:].expand(self.rows, -1)
+        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
 
     def commit(self, kept: torch.Tensor) -> None:
         """Keep the window tokens at local indices ``kept`` (the lookahead is never kept here)."""
-        window_start = self._base + self._offset
         if self.reuse_kv:
             leading = torch.arange(self._offset, device=kept.device)
             self.cache.keep(self._base, torch.cat((leading, self._offset + kept)))
-            self.pending = self.pending[:0]
         else:
-            self.cache.truncate(window_start)
-            self.pending = self._window_tokens[kept]
-
-    def remember(self, window: torch.Tensor) -> None:
-        self._window_tokens = window
+            self.cache.truncate(self._base + self._offset)
+            self.pending = self._window[kept]
 
 
 def _quantile_threshold(values: FloatArray, weights: FloatArray, ratio: float) -> float:
@@ -161,13 +180,10 @@ def compress_tokens(
     if settings.reference_windows:
         forced = forced | reference_window_forced(count, settings.window)
     tokens = torch.as_tensor(ids, dtype=torch.long, device=device)
-    empty = tokens[:0]
-    plain = _Stream(model, empty, settings.reuse_kv, max_positions, settings.sink_tokens)
-    conditioned = None
+    question = None
     if condition is not None and condition.shape[0]:
-        prefix = torch.as_tensor(condition, dtype=torch.long, device=device)
-        conditioned = _Stream(model, prefix, settings.reuse_kv, max_positions, settings.sink_tokens)
-    streams = [plain] if conditioned is None else [plain, conditioned]
+        question = torch.as_tensor(condition, dtype=torch.long, device=device)
+    streams = _Streams(model, question, settings.reuse_kv, max_positions, settings.sink_tokens)
     pool_parts: list[FloatArray] = []
     for start in range(0, count, settings.window):
         if cancelled is not None and cancelled():
@@ -175,11 +191,9 @@ def compress_tokens(
         end = min(count, start + settings.window)
         lookahead = min(count, end + 1)
         window = tokens[start:lookahead]
-        for stream in streams:
-            stream.remember(window[: end - start])
-        losses = [stream.losses(window).double().cpu().numpy() for stream in streams]
+        losses = streams.losses(window).double().cpu().numpy()
         # The score of token j is the loss of token j + 1; the text's last token has none.
-        window_scores = losses[0] if conditioned is None else losses[0] - losses[1]
+        window_scores = losses[0] if streams.rows == 1 else losses[0] - losses[1]
         if window_scores.shape[0] < end - start:
             window_scores = np.concatenate((window_scores, [np.inf]))
         scores[start:end] = window_scores
@@ -189,9 +203,7 @@ def compress_tokens(
         if lookahead == end:  # the text's last token is always kept, as in the reference
             window_keep[-1] = True
         keep[start:end] = window_keep
-        kept_local = torch.as_tensor(np.flatnonzero(window_keep), dtype=torch.long, device=device)
-        for stream in streams:
-            stream.commit(kept_local)
+        streams.commit(torch.as_tensor(np.flatnonzero(window_keep), dtype=torch.long, device=device))
         finite = window_scores[window_keep]
         pool_parts.append(finite[np.isfinite(finite)])
         if progress is not None:

@@ -106,6 +106,12 @@ class CompressedCache:
             layer.keys = torch.cat((keys[:, :, :base, :], window_keys), dim=-2)
             layer.values = torch.cat((values[:, :, :base, :], values[:, :, base + kept, :]), dim=-2)
 
+    def repeat_rows(self, rows: int) -> None:
+        """Copy a one-row cache into ``rows`` rows, to be continued separately."""
+        for layer in self._layers():
+            layer.keys = layer.keys.repeat(rows, 1, 1, 1)
+            layer.values = layer.values.repeat(rows, 1, 1, 1)
+
     def truncate(self, length: int) -> None:
         for layer in self._layers():
             layer.keys = layer.keys[:, :, :length, :]

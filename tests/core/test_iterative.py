@@ -104,3 +104,59 @@ def test_cancel_between_windows(tmp_path: Path) -> None:
             settings=IterativeSettings(window=20),
             cancelled=cancelled,
         )
+
+
+def _next_token_losses(model: object, ids: list[int]) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1]  # type: ignore[operator]
+        return torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none").numpy()
+
+
+def test_contrastive_rows_equal_two_separate_passes(tmp_path: Path) -> None:
+    # Keeping everything, the cache is the whole text, so each score must be the token's
+    # loss alone minus its loss after the question, computed here by two plain forwards.
+    # This pins the two-row layout: row 0's hidden question entries, its shifted positions.
+    model_dir = tiny_llama(tmp_path / "pair", layers=3)
+    lm = load_model(str(model_dir), dtype="fp32")
+    question = list(lm.tokenizer("What did the committee decide?\n\n").input_ids)
+    tokens, keep, scores = _run(
+        model_dir, reuse=True, window=37, ratio=1.0, condition=np.asarray(question, dtype=np.int64)
+    )
+    assert keep.all()
+    ids = [int(i) for i in tokens.ids]
+    alone = _next_token_losses(lm.model, ids)
+    after_question = _next_token_losses(lm.model, question + ids)[len(question) :]
+    np.testing.assert_allclose(scores[:-1], alone - after_question, rtol=1e-4, atol=1e-4)
+    assert np.isinf(scores[-1])
+
+
+@pytest.mark.parametrize("with_question", [False, True])
+def test_cache_evicts_when_the_context_window_fills(tmp_path: Path, with_question: bool) -> None:
+    # A 420-token text through a 96-position model: the cache must drop old entries (keeping
+    # the first ones) instead of running past the position table. Until it first fills, the
+    # scores equal an unlimited run's.
+    model_dir = tiny_llama(tmp_path / "evict", layers=2)
+    lm = load_model(str(model_dir), dtype="fp32")
+    tokens = tokenize(lm.tokenizer, TEXT)
+    question = np.asarray(lm.tokenizer("What did they decide?\n\n").input_ids, dtype=np.int64)
+    runs = []
+    for max_positions in (96, lm.max_positions):
+        runs.append(
+            compress_tokens(
+                lm.model,
+                tokens.ids,
+                np.full(len(tokens), 0.5),
+                np.zeros(len(tokens), dtype=bool),
+                device=lm.device,
+                max_positions=max_positions,
+                settings=IterativeSettings(window=30, pool=ThresholdPool.WINDOW),
+                condition=question if with_question else None,
+            )
+        )
+    (keep_small, scores_small), (_, scores_big) = runs
+    assert len(tokens) > 4 * 96
+    np.testing.assert_allclose(scores_small[:60], scores_big[:60], rtol=1e-4, atol=1e-4)
+    assert np.isfinite(scores_small[:-1]).all()
+    assert 0.4 < keep_small.mean() < 0.6
