@@ -124,8 +124,8 @@ class _Streams:
         # float copy of 200 x vocabulary logits per window.
         logits = output.logits[:, offset : offset + window.shape[0] - 1]
         self._base, self._offset, self._window = base, offset, window
-        targets = window[1:].expand(self.rows, -1)
-        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+        # One row at a time: cross-entropy over a (rows, vocabulary, n) transposed view is 7x slower.
+        return torch.stack([torch.nn.functional.cross_entropy(row, window[1:], reduction="none") for row in logits])
 
     def commit(self, kept: torch.Tensor) -> None:
         """Keep the window tokens at local indices ``kept`` (the lookahead is never kept here)."""
@@ -182,7 +182,9 @@ def compress_tokens(
     tokens = torch.as_tensor(ids, dtype=torch.long, device=device)
     question = None
     if condition is not None and condition.shape[0]:
-        question = torch.as_tensor(condition, dtype=torch.long, device=device)
+        # A question longer than half the context window keeps its end, where the ask is,
+        # so that the text still has room beside it.
+        question = torch.as_tensor(condition[-(max_positions // 2) :], dtype=torch.long, device=device)
     streams = _Streams(model, question, settings.reuse_kv, max_positions, settings.sink_tokens)
     pool_parts: list[FloatArray] = []
     for start in range(0, count, settings.window):

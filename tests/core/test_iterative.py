@@ -160,3 +160,23 @@ def test_cache_evicts_when_the_context_window_fills(tmp_path: Path, with_questio
     np.testing.assert_allclose(scores_small[:60], scores_big[:60], rtol=1e-4, atol=1e-4)
     assert np.isfinite(scores_small[:-1]).all()
     assert 0.4 < keep_small.mean() < 0.6
+
+
+def test_question_longer_than_the_context_window(tmp_path: Path) -> None:
+    model_dir = tiny_llama(tmp_path / "long_q", layers=1)
+    lm = load_model(str(model_dir), dtype="fp32")
+    tokens = tokenize(lm.tokenizer, TEXT[:400])
+    question = np.asarray(lm.tokenizer(TEXT[:1500] + " What happened?").input_ids, dtype=np.int64)
+    assert question.shape[0] > 96
+    keep, scores = compress_tokens(
+        lm.model,
+        tokens.ids,
+        np.full(len(tokens), 0.5),
+        np.zeros(len(tokens), dtype=bool),
+        device=lm.device,
+        max_positions=96,
+        settings=IterativeSettings(window=30, pool=ThresholdPool.WINDOW),
+        condition=question,
+    )
+    assert np.isfinite(scores[:-1]).all()
+    assert 0.3 < keep.mean() < 0.7
