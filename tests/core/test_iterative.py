@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +22,31 @@ TEXT = (
 ) * 6
 
 
+def _compress(
+    lm: Any,
+    ids: np.ndarray,
+    *,
+    ratio: float = 0.5,
+    window: int = 37,
+    reuse: bool = True,
+    pool: ThresholdPool = ThresholdPool.WINDOW,
+    condition: np.ndarray | None = None,
+    max_positions: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    return compress_tokens(
+        lm.model,
+        ids,
+        np.full(len(ids), ratio),
+        np.zeros(len(ids), dtype=bool),
+        device=lm.device,
+        max_positions=max_positions or lm.max_positions,
+        settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool),
+        condition=condition,
+        cancelled=cancelled,
+    )
+
+
 def _run(
     model_dir: Path,
     reuse: bool,
@@ -30,16 +57,7 @@ def _run(
 ):
     lm = load_model(str(model_dir), dtype="fp32")
     tokens = tokenize(lm.tokenizer, TEXT)
-    keep, scores = compress_tokens(
-        lm.model,
-        tokens.ids,
-        np.full(len(tokens), ratio),
-        np.zeros(len(tokens), dtype=bool),
-        device=lm.device,
-        max_positions=lm.max_positions,
-        settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool),
-        condition=condition,
-    )
+    keep, scores = _compress(lm, tokens.ids, ratio=ratio, window=window, reuse=reuse, pool=pool, condition=condition)
     return tokens, keep, scores
 
 
@@ -94,16 +112,7 @@ def test_cancel_between_windows(tmp_path: Path) -> None:
         return len(calls) > 2
 
     with pytest.raises(CompressionCancelled):
-        compress_tokens(
-            lm.model,
-            tokens.ids,
-            np.full(len(tokens), 0.5),
-            np.zeros(len(tokens), dtype=bool),
-            device=lm.device,
-            max_positions=lm.max_positions,
-            settings=IterativeSettings(window=20),
-            cancelled=cancelled,
-        )
+        _compress(lm, tokens.ids, window=20, cancelled=cancelled)
 
 
 def _next_token_losses(model: object, ids: list[int]) -> np.ndarray:
@@ -141,21 +150,9 @@ def test_cache_evicts_when_the_context_window_fills(tmp_path: Path, with_questio
     lm = load_model(str(model_dir), dtype="fp32")
     tokens = tokenize(lm.tokenizer, TEXT)
     question = np.asarray(lm.tokenizer("What did they decide?\n\n").input_ids, dtype=np.int64)
-    runs = []
-    for max_positions in (96, lm.max_positions):
-        runs.append(
-            compress_tokens(
-                lm.model,
-                tokens.ids,
-                np.full(len(tokens), 0.5),
-                np.zeros(len(tokens), dtype=bool),
-                device=lm.device,
-                max_positions=max_positions,
-                settings=IterativeSettings(window=30, pool=ThresholdPool.WINDOW),
-                condition=question if with_question else None,
-            )
-        )
-    (keep_small, scores_small), (_, scores_big) = runs
+    condition = question if with_question else None
+    keep_small, scores_small = _compress(lm, tokens.ids, window=30, condition=condition, max_positions=96)
+    _, scores_big = _compress(lm, tokens.ids, window=30, condition=condition)
     assert len(tokens) > 4 * 96
     np.testing.assert_allclose(scores_small[:60], scores_big[:60], rtol=1e-4, atol=1e-4)
     assert np.isfinite(scores_small[:-1]).all()
@@ -168,15 +165,6 @@ def test_question_longer_than_the_context_window(tmp_path: Path) -> None:
     tokens = tokenize(lm.tokenizer, TEXT[:400])
     question = np.asarray(lm.tokenizer(TEXT[:1500] + " What happened?").input_ids, dtype=np.int64)
     assert question.shape[0] > 96
-    keep, scores = compress_tokens(
-        lm.model,
-        tokens.ids,
-        np.full(len(tokens), 0.5),
-        np.zeros(len(tokens), dtype=bool),
-        device=lm.device,
-        max_positions=96,
-        settings=IterativeSettings(window=30, pool=ThresholdPool.WINDOW),
-        condition=question,
-    )
+    keep, scores = _compress(lm, tokens.ids, window=30, condition=question, max_positions=96)
     assert np.isfinite(scores[:-1]).all()
     assert 0.3 < keep.mean() < 0.7
