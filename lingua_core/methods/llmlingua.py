@@ -120,6 +120,11 @@ def select_contexts(
     count = len(prompt.contexts)
     if count <= 1 or not options.use_context_filter:
         return list(range(count)), [0.0] * count
+    remaining = (budget.target if budget.target >= 0 else 100.0) + options.context_budget
+    if sum(budget.contexts) <= remaining and options.reorder is Reorder.ORIGINAL and options.dynamic_ratio <= 0:
+        # Everything fits and nothing depends on the order: the ranking pass (a full forward
+        # over every context) would change nothing.
+        return list(range(count)), [0.0] * count
     condition = None
     if options.question_aware and prompt.question:
         condition = prompt.question + QUESTION_HINT
@@ -132,7 +137,6 @@ def select_contexts(
     direction = 1.0 if condition is not None else -1.0
     ranking = sorted(range(count), key=lambda i: direction * losses[i])
     used = [i for i in range(count) if _must_keep_context(prompt.contexts[i], options.protect)]
-    remaining = (budget.target if budget.target >= 0 else 100.0) + options.context_budget
     for index in ranking:
         remaining -= budget.contexts[index]
         if index not in used:

@@ -151,3 +151,27 @@ def test_multilingual_text_keeps_whole_characters(compressor: Compressor) -> Non
     result = compressor.compress(text, rate=0.5)
     assert "\ufffd" not in result.compressed_text
     assert result.compressed_text == "".join(text[s:e] for s, e in result.kept_spans)
+
+
+def test_ranking_pass_skipped_when_every_context_fits(compressor: Compressor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The coarse filter's ranking is a forward over every context; when the budget holds them
+    # all in their own order, it can change nothing and must not run.
+    from lingua_core.methods import llmlingua
+
+    calls: list[int] = []
+    real = llmlingua.mean_losses
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(llmlingua, "mean_losses", counted)
+    contexts = tuple(
+        f"Note {i}: the shipment of {i * 7} crates left the harbour on schedule, " * 4 + "and all was well."
+        for i in range(4)
+    )
+    prompt = Prompt(contexts, "Summarise the notes.", "Which shipment was largest?")
+    fits = compressor.compress(prompt, rate=0.9, method="llmlingua")
+    assert calls == [] and fits.details["kept_contexts"] == [0, 1, 2, 3]
+    compressor.compress(prompt, rate=0.2, method="llmlingua")
+    assert calls == [1]
