@@ -124,7 +124,9 @@ def time_interleaved(prompt_name: str, mode: str, rate: float, dtype: str, repea
             started = time.perf_counter()
             outputs[side] = run()
             times[side].append(time.perf_counter() - started)
-    prompt = _load_prompt(prompt_name)
+    from bench.data import load_prompt
+
+    prompt = load_prompt(prompt_name)
     return {
         side: {
             "seconds": min(times[side]),
@@ -135,12 +137,6 @@ def time_interleaved(prompt_name: str, mode: str, rate: float, dtype: str, repea
         }
         for side in SIDES
     }
-
-
-def _load_prompt(prompt_name: str) -> Any:
-    from bench.data import load_prompt
-
-    return load_prompt(prompt_name)
 
 
 def peak_of(side: str, prompt_name: str, mode: str, rate: float, dtype: str) -> dict[str, Any]:
