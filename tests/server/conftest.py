@@ -144,18 +144,24 @@ class Editor:
         )
 
     async def diagnostics_for(self, uri: str, count: int | None = None, timeout: float = 10) -> list[types.Diagnostic]:
-        """Diagnostics of ``uri`` once there are ``count`` of them, else the next publication."""
-        if count is not None and uri in self.client.diagnostics and len(self.client.diagnostics[uri]) == count:
-            return list(self.client.diagnostics[uri])
-        deadline = asyncio.get_running_loop().time() + timeout
+        """Diagnostics of ``uri`` once it has ``count`` of them (any number when None).
+
+        The state is checked again every quarter second as well as on each publication: a
+        publication that lands between a check and the start of the wait wakes no waiter,
+        and the wait would then run out although the diagnostics are there.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while True:
-            await asyncio.wait_for(
-                self.client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS),
-                max(0.1, deadline - asyncio.get_running_loop().time()),
-            )
             found = list(self.client.diagnostics.get(uri, []))
             if uri in self.client.diagnostics and (count is None or len(found) == count):
                 return found
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{uri} did not get {count} diagnostics in {timeout} s; it has {len(found)}")
+            waiter = self.client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, min(0.25, remaining))
 
 
 def make_client(editor_box: list[Editor]) -> LanguageClient:
