@@ -16,8 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lingua_core.api import Compressor, Method
+    from lingua_core.api import Compressor
     from lingua_core.errors import AssetError, InputError, LinguaError, ModelError
+    from lingua_core.methods.base import Method
     from lingua_core.methods.llmlingua import LLMLinguaOptions, Reorder
     from lingua_core.progress import CompressionCancelled
     from lingua_core.prompt import Prompt
@@ -27,12 +28,12 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Compressor": "lingua_core.api",
-    "Method": "lingua_core.api",
+    "Method": "lingua_core.methods.base",
     "AssetError": "lingua_core.errors",
     "InputError": "lingua_core.errors",
     "LinguaError": "lingua_core.errors",
     "ModelError": "lingua_core.errors",
-    "CompressionCancelled": "lingua_core.methods.iterative",
+    "CompressionCancelled": "lingua_core.progress",
     "LLMLinguaOptions": "lingua_core.methods.llmlingua",
     "Reorder": "lingua_core.methods.llmlingua",
     "Prompt": "lingua_core.prompt",

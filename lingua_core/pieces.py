@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lingua_core.words import Words, overlap_pairs
+
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -104,3 +106,29 @@ def span_mask(tokens: TokenizedText, spans: list[tuple[int, int]]) -> BoolArray:
     overlap[valid] = span_ends[index[valid]] > tokens.starts[valid]
     mask |= overlap & (tokens.ends > tokens.starts)
     return tokens.whole_units(mask)
+
+
+def word_units(tokens: TokenizedText, words: Words) -> tuple[IntArray, IntArray]:
+    """Decision units shared by tokens and words: (unit of each token, unit of each word).
+
+    A unit is a word, or several words one token spans (``",`` as one BPE token over a
+    closing quote and a comma), so that keeping a unit keeps whole tokens and whole words at
+    once. A token that owns only whitespace joins the unit of the word after it: it is kept
+    when that word is, as the separator the output puts before it.
+    """
+    count = len(tokens)
+    if len(words) == 0:
+        return np.zeros(count, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    token_index, word_index = overlap_pairs(words, tokens.starts, tokens.ends)
+    # Words a token spans are linked to the word before them.
+    linked = np.zeros(len(words), dtype=bool)
+    if token_index.size:
+        same_token = np.concatenate(([False], token_index[1:] == token_index[:-1]))
+        linked[word_index[same_token]] = True
+    word_unit = (np.cumsum(~linked) - 1).astype(np.int64)
+    # Each token's first word, or for a whitespace-only token the next word (the last if none).
+    first_word = np.searchsorted(words.ends, tokens.starts, side="right")
+    first_word = np.minimum(first_word, len(words) - 1)
+    token_unit = word_unit[first_word]
+    # Byte pieces of one character share a unit already (same character range).
+    return np.maximum.accumulate(token_unit).astype(np.int64), word_unit

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from lingua_core import facts, structure
 from lingua_core.errors import InputError
 from lingua_core.segments import find_segment_tags
 
@@ -42,6 +43,11 @@ class ProtectOptions:
     keep_role_markers: bool = True
     keep_negations: bool = True
     keep_headings: bool = True
+    keep_numbers: bool = True
+    keep_identifiers: bool = True
+    keep_quotes: bool = True
+    keep_structure: bool = True
+    keep_format_lines: bool = True
     patterns: tuple[str, ...] = ()
 
     @classmethod
@@ -56,6 +62,11 @@ class ProtectOptions:
             keep_role_markers=False,
             keep_negations=False,
             keep_headings=False,
+            keep_numbers=False,
+            keep_identifiers=False,
+            keep_quotes=False,
+            keep_structure=False,
+            keep_format_lines=False,
             patterns=patterns,
         )
 
@@ -65,9 +76,13 @@ class Span:
     """Half-open char range ``[start, end)`` of the original text, with why it is kept.
 
     ``kind`` is one of "placeholder", "front_matter", "url", "code_block",
-    "segment_tag", "role_marker", "negation", "heading", "user". Chat special tokens
-    (``<|im_start|>``, ``[INST]``) and ``str.format`` brace escapes (``{{``, ``}}``) count
-    as placeholders and e-mail addresses as URLs, so one option switches each family.
+    "segment_tag", "role_marker", "negation", "heading", "number", "date", "identifier",
+    "quote", "json", "markup_tag", "list_marker", "table", "front_matter_delimiter",
+    "format_line", "user". Chat special tokens (``<|im_start|>``, ``[INST]``) and
+    ``str.format`` brace escapes (``{{``, ``}}``) count as placeholders and e-mail
+    addresses as URLs, so one option switches each family; ``keep_numbers`` covers numbers
+    and dates, ``keep_structure`` JSON syntax, tags, list markers, table pipes and
+    front-matter delimiters.
     """
 
     start: int
@@ -372,9 +387,40 @@ def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) 
         raw.extend(Span(m.start(), m.end(), "heading") for m in _HEADING_RE.finditer(text, body_start, body_end))
     if options.keep_negations:
         raw.extend(Span(m.start(), m.end(), "negation") for m in _NEGATION_RE.finditer(text))
+    # The user's own patterns name the kind of a span that a built-in finder of facts or
+    # structure also finds, so they go first: _merge keeps the first of equal spans.
     for pattern in user_patterns:
         raw.extend(Span(m.start(), m.end(), "user") for m in pattern.finditer(text) if m.end() > m.start())
+    raw.extend(_fact_and_structure_spans(text, options, body_start, body_end))
     return _merge(raw)
+
+
+def _fact_and_structure_spans(text: str, options: ProtectOptions, body_start: int, body_end: int) -> Iterator[Span]:
+    fragments = list(structure.json_fragments(text)) if options.keep_structure or options.keep_quotes else []
+    if options.keep_numbers:
+        yield from (Span(s, e, "number") for s, e in facts.find_numbers(text))
+        yield from (Span(s, e, "date") for s, e in facts.find_dates(text))
+    if options.keep_identifiers:
+        yield from (Span(s, e, "identifier") for s, e in facts.find_identifiers(text))
+    if options.keep_quotes:
+        # Strings inside a JSON example are its values: the JSON finder keeps their quotes
+        # and leaves long values compressible.
+        ends = [f.end for f in fragments]
+        for s, e in facts.find_quotes(text):
+            i = bisect.bisect_right(ends, s)
+            if i == len(fragments) or fragments[i].start > s:
+                yield Span(s, e, "quote")
+    if options.keep_structure:
+        for fragment in fragments:
+            yield from (Span(s, e, "json") for s, e in fragment.spans)
+        yield from (Span(s, e, "markup_tag") for s, e in structure.find_markup_tags(text))
+        yield from (Span(s, e, "list_marker") for s, e in structure.find_list_markers(text[:body_end]))
+        yield from (Span(s, e, "table") for s, e in structure.find_table_pipes(text[:body_end]))
+        yield from (
+            Span(s, e, "front_matter_delimiter") for s, e in structure.find_front_matter_delimiters(text, body_start)
+        )
+    if options.keep_format_lines:
+        yield from (Span(s, e, "format_line") for s, e in structure.find_format_lines(text[:body_end]))
 
 
 _END = operator.attrgetter("end")

@@ -4,11 +4,12 @@ The data path: token ids + a target keep ratio per token + tokens that must stay
 -> per window: next-token losses under the compressed prefix -> a threshold from the
 window's ratio -> keep mask -> the kept tokens become the prefix of the next window.
 
-Two choices follow the reference implementation so that results agree with it:
-- a token's score is the loss of the token *after* it (the reference's indexing);
-- a window's threshold is a quantile of the scores of everything kept so far plus the
-  window (``ThresholdPool.KEPT_AND_WINDOW``); ``WINDOW`` uses the window alone, which tracks
-  the asked ratio more tightly.
+A token is scored by its own surprisal given the kept prefix, and decisions are made per
+word (``unit``): a word is kept or dropped whole, so ids and names are never cut inside.
+The reference's next-token indexing and per-token decisions stay available
+(``Scoring.NEXT_TOKEN``, no units) for comparisons with it. A window's threshold is a
+quantile over the scores kept so far plus the window's, weighted by tokens (see
+``ThresholdPool``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from lingua_core.methods.kv_cache import CompressedCache
 from lingua_core.progress import CompressionCancelled, Progress
+from lingua_core.words import Aggregation
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,9 +48,24 @@ class ThresholdPool(enum.Enum):
     WINDOW = "window"
 
 
+class Scoring(enum.Enum):
+    """Which loss scores a token.
+
+    ``OWN_TOKEN`` is the paper's definition: a token's surprisal given the kept prefix.
+    ``NEXT_TOKEN`` is the reference implementation's indexing (the loss of the token after
+    it), which keeps a token when its successor is surprising ("the the the" survives while
+    the content words go); it stays for comparisons with the reference.
+    """
+
+    OWN_TOKEN = "own_token"
+    NEXT_TOKEN = "next_token"
+
+
 @dataclass(frozen=True)
 class IterativeSettings:
     window: int = 200
+    scoring: Scoring = Scoring.OWN_TOKEN
+    aggregation: Aggregation = Aggregation.MAX  # how a word's score follows from its tokens' scores
     reuse_kv: bool = True
     pool: ThresholdPool = ThresholdPool.KEPT_WINDOW_REST
     sink_tokens: int = 10  # cache entries never evicted when the context window fills up
@@ -152,6 +169,47 @@ def _quantile_threshold(values: FloatArray, weights: FloatArray, ratio: float) -
     return float(values[order[min(int(reached), order.size - 1)]])
 
 
+def unit_scores(token_scores: FloatArray, unit: IntArray, count: int, how: Aggregation) -> FloatArray:
+    """One score per unit (word) from its tokens' scores; NaN tokens (no prediction) are skipped.
+
+    A unit whose tokens all lack a score gets +inf: with nothing to judge it by, it stays.
+    """
+    valid = ~np.isnan(token_scores)
+    values, owner = token_scores[valid], unit[valid]
+    seen = np.bincount(owner, minlength=count) > 0
+    result = np.full(count, np.inf)
+    if how is Aggregation.MEAN:
+        sums = np.bincount(owner, weights=values, minlength=count)
+        result[seen] = sums[seen] / np.bincount(owner, minlength=count)[seen]
+    elif how is Aggregation.SUM:
+        result[seen] = np.bincount(owner, weights=values, minlength=count)[seen]
+    elif how is Aggregation.MAX:
+        best = np.full(count, -np.inf)
+        np.maximum.at(best, owner, values)
+        result[seen] = best[seen]
+    else:  # FIRST: the first scored token of the unit
+        first_units, first_index = np.unique(owner, return_index=True)
+        result[first_units] = values[first_index]
+    return result
+
+
+def _window_end(start: int, count: int, window: int, unit: IntArray | None) -> int:
+    """Where a window stops: ``window`` tokens on, moved forward to the end of the unit it cuts.
+
+    A unit that would stretch the window beyond four times its size is cut anyway (a
+    base64 blob is one word); its tokens are then decided in two windows, and the output,
+    built from whole words, keeps the word if either part kept a token.
+    """
+    end = min(count, start + window)
+    if unit is None or end >= count:
+        return end
+    limit = min(count, start + 4 * window)
+    boundary = end
+    while boundary < limit and unit[boundary] == unit[boundary - 1]:
+        boundary += 1
+    return boundary if boundary < limit or limit == count else end
+
+
 def compress_tokens(
     model: Any,
     ids: IntArray,
@@ -162,6 +220,8 @@ def compress_tokens(
     max_positions: int,
     settings: IterativeSettings = IterativeSettings(),
     condition: IntArray | None = None,
+    unit: IntArray | None = None,
+    excluded: BoolArray | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[BoolArray, FloatArray]:
@@ -170,13 +230,19 @@ def compress_tokens(
     ``ratio[i]`` is the share of tokens to keep around token ``i`` (1.0 keeps everything);
     ``forced`` tokens are always kept. With ``condition`` (question token ids), the score is
     contrastive (LongLLMLingua): how much more surprising a token is without the question
-    than with it in front.
+    than with it in front. ``unit`` (non-decreasing, one id per token) groups tokens into
+    words that are kept or dropped whole, scored by ``settings.aggregation`` over their
+    tokens; a token's returned score is then its unit's. ``excluded`` tokens (sentences the
+    coarse step dropped) are never kept and take no part in any threshold.
     """
     count = int(ids.shape[0])
-    keep = np.ones(count, dtype=bool)
-    scores = np.full(count, np.inf)
+    if excluded is None:
+        excluded = np.zeros(count, dtype=bool)
+    keep = ~excluded
+    scores = np.where(excluded, -np.inf, np.inf)
     if count < 2:
         return keep, scores
+    own_scores = settings.scoring is Scoring.OWN_TOKEN
     if settings.reference_windows:
         forced = forced | reference_window_forced(count, settings.window)
     tokens = torch.as_tensor(ids, dtype=torch.long, device=device)
@@ -186,50 +252,98 @@ def compress_tokens(
         # so that the text still has room beside it.
         question = torch.as_tensor(condition[-(max_positions // 2) :], dtype=torch.long, device=device)
     streams = _Streams(model, question, settings.reuse_kv, max_positions, settings.sink_tokens)
-    pool_parts: list[FloatArray] = []
-    for start in range(0, count, settings.window):
+    pool = _Pool()
+    active_after = np.concatenate((np.cumsum((~excluded)[::-1])[::-1], [0]))
+    carried = np.full(streams.rows, np.nan)  # the look-ahead loss of the next window's first token
+    start = 0
+    while start < count:
         if cancelled is not None and cancelled():
             raise CompressionCancelled()
-        end = min(count, start + settings.window)
+        end = _window_end(start, count, settings.window, unit)
         lookahead = min(count, end + 1)
-        window = tokens[start:lookahead]
-        losses = streams.losses(window).double().cpu().numpy()
-        # The score of token j is the loss of token j + 1; the text's last token has none.
-        window_scores = losses[0] if streams.rows == 1 else losses[0] - losses[1]
-        if window_scores.shape[0] < end - start:
-            window_scores = np.concatenate((window_scores, [np.inf]))
-        scores[start:end] = window_scores
-        rest = count - end  # tokens after this window, not scored yet
-        window_keep = _window_keep(window_scores, ratio[start:end], pool_parts, settings.pool, rest)
-        window_keep |= forced[start:end]
-        if lookahead == end:  # the text's last token is always kept, as in the reference
+        losses = streams.losses(tokens[start:lookahead]).double().cpu().numpy()
+        if own_scores:
+            # Token j is scored by its own surprisal given the kept prefix (the paper's
+            # definition); the window's first token by the previous window's look-ahead.
+            own = np.concatenate((carried[:, None], losses[:, : end - start - 1]), axis=1)
+            carried = losses[:, end - start - 1] if lookahead > end else np.full(streams.rows, np.nan)
+            window_scores = own[0] if streams.rows == 1 else own[0] - own[1]
+        else:
+            # The reference's indexing: token j is scored by the loss of token j + 1.
+            window_scores = losses[0] if streams.rows == 1 else losses[0] - losses[1]
+            if window_scores.shape[0] < end - start:
+                window_scores = np.concatenate((window_scores, [np.inf]))
+        window_forced, window_excluded = forced[start:end], excluded[start:end]
+        rest = int(active_after[end])  # tokens after this window still to be scored
+        if unit is None:
+            window_scores = np.where(window_excluded, -np.inf, window_scores)
+            sizes = np.ones(end - start)
+            window_keep = _window_keep(window_scores, sizes, ratio[start:end], pool, settings.pool, rest)
+            window_keep = (window_keep | window_forced) & ~window_excluded
+            pool.add(window_scores[window_keep], sizes[window_keep])
+        else:
+            local = unit[start:end] - unit[start]
+            units = int(local[-1]) + 1
+            per_unit = unit_scores(window_scores, local, units, settings.aggregation)
+            sizes = np.bincount(local, minlength=units).astype(np.float64)
+            first_token = np.searchsorted(local, np.arange(units))
+            unit_excluded = np.bincount(local, weights=window_excluded.astype(np.float64), minlength=units) > 0
+            per_unit[unit_excluded] = -np.inf
+            unit_keep = _window_keep(per_unit, sizes, ratio[start:end][first_token], pool, settings.pool, rest)
+            unit_keep |= np.bincount(local, weights=window_forced.astype(np.float64), minlength=units) > 0
+            unit_keep &= ~unit_excluded
+            pool.add(per_unit[unit_keep], sizes[unit_keep])
+            window_keep = unit_keep[local]
+            window_scores = per_unit[local]
+        if not own_scores and lookahead == end:  # the text's last token is always kept, as in the reference
             window_keep[-1] = True
         keep[start:end] = window_keep
+        scores[start:end] = window_scores
         streams.commit(torch.as_tensor(np.flatnonzero(window_keep), dtype=torch.long, device=device))
-        finite = window_scores[window_keep]
-        pool_parts.append(finite[np.isfinite(finite)])
         if progress is not None:
             progress(end, count)
+        start = end
     return keep, scores
+
+
+class _Pool:
+    """The scores of everything kept so far, each weighted by its tokens: the threshold's history."""
+
+    def __init__(self) -> None:
+        self.values: list[FloatArray] = []
+        self.weights: list[FloatArray] = []
+
+    def add(self, values: FloatArray, weights: FloatArray) -> None:
+        finite = np.isfinite(values)
+        self.values.append(values[finite])
+        self.weights.append(weights[finite])
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        if not self.values:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(self.values), np.concatenate(self.weights)
 
 
 def _window_keep(
     window_scores: FloatArray,
+    sizes: FloatArray,
     window_ratio: FloatArray,
-    pool_parts: list[FloatArray],
+    pool: _Pool,
     pool_kind: ThresholdPool,
     rest: int,
 ) -> BoolArray:
-    finite = window_scores[np.isfinite(window_scores)]
+    """Keep the items (tokens or words) above the quantile of their ratio, tokens weighing as tokens."""
+    finite = np.isfinite(window_scores)
+    values, weights = window_scores[finite], sizes[finite]
     window_weight = 1.0
-    if pool_kind is ThresholdPool.KEPT_WINDOW_REST and finite.size:
-        window_weight += rest / finite.size
-    kept = np.concatenate(pool_parts) if pool_parts and pool_kind is not ThresholdPool.WINDOW else np.zeros(0)
-    values = np.concatenate([kept, finite])
-    weights = np.concatenate([np.ones(kept.size), np.full(finite.size, window_weight)])
+    if pool_kind is ThresholdPool.KEPT_WINDOW_REST and weights.sum() > 0:
+        window_weight += rest / float(weights.sum())
+    kept_values, kept_weights = pool.arrays() if pool_kind is not ThresholdPool.WINDOW else (np.zeros(0), np.zeros(0))
+    all_values = np.concatenate([kept_values, values])
+    all_weights = np.concatenate([kept_weights, weights * window_weight])
     keep = np.zeros(window_scores.shape[0], dtype=bool)
     for value in np.unique(window_ratio):
         members = window_ratio == value
-        threshold = _quantile_threshold(values, weights, float(value))
+        threshold = _quantile_threshold(all_values, all_weights, float(value))
         keep[members] = window_scores[members] > threshold
     return keep

@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from lingua_core.methods.iterative import IterativeSettings, compress_tokens
-from lingua_core.methods.perplexity import mean_losses
-from lingua_core.pieces import TokenizedText, span_mask, tokenize
-from lingua_core.progress import Progress
+from lingua_core.methods.base import BudgetAsk, WordDecision
+from lingua_core.methods.iterative import IterativeSettings, Scoring, compress_tokens
+from lingua_core.methods.perplexity import mean_losses, next_token_losses
+from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
+from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.protect import ProtectOptions, find_protected_spans
 from lingua_core.segments import parse_segments
 from lingua_core.sentences import split_sentences
+from lingua_core.tokens import count_tokens
+from lingua_core.words import Words, overlap_pairs, split_words, word_mask
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -58,19 +61,13 @@ class LLMLinguaOptions:
     reorder: Reorder = Reorder.ORIGINAL
     dynamic_ratio: float = 0.0  # LongLLMLingua: ratio spread between the best and worst kept context
     iterative: IterativeSettings = field(default_factory=IterativeSettings)
+    # Coarse sentence step: whole sentences go first when the budget would leave the kept
+    # sentences less than this share of their unprotected tokens (0 turns it off).
+    min_sentence_rate: float = 0.4
+    # A sentence's closing mark (". ? ! : ;") survives with it: one token that tells the LLM
+    # where a thought ends, which a small LM finds predictable and would drop.
+    keep_sentence_ends: bool = True
     protect: ProtectOptions = field(default_factory=ProtectOptions)
-
-
-@dataclass(frozen=True)
-class ContextCompression:
-    """The token-level outcome over the kept contexts, joined by ``SEPARATOR``."""
-
-    tokens: TokenizedText
-    keep: BoolArray
-    scores: FloatArray
-    forced: BoolArray
-    kept_contexts: tuple[int, ...]  # indices into the prompt's contexts, in output order
-    context_starts: tuple[int, ...]  # where each kept context starts in ``tokens.text``
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,12 @@ def _protected(text: str, options: ProtectOptions) -> list[tuple[int, int]]:
 
 def _must_keep_context(text: str, options: ProtectOptions) -> bool:
     """A context holding a placeholder, a segment tag or an uncompressible segment is never dropped."""
-    if any(span.kind in {"placeholder", "segment_tag"} for span in find_protected_spans(text, options)):
+    markup = replace(
+        ProtectOptions.nothing(),
+        keep_placeholders=options.keep_placeholders,
+        keep_segment_tags=options.keep_segment_tags,
+    )
+    if find_protected_spans(text, markup):
         return True
     return any(not segment.compress for segment in parse_segments(text))
 
@@ -218,8 +220,8 @@ def compress_contexts(
     options: LLMLinguaOptions,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
-) -> ContextCompression:
-    """Run the whole LLMLingua pipeline over the prompt's contexts."""
+) -> WordDecision:
+    """Run the whole LLMLingua pipeline over the prompt's contexts (budget in small-LM tokens)."""
     budget = plan_budget(lm.tokenizer, prompt, rate, target_tokens)
     order, offsets = select_contexts(lm, prompt, budget, options)
     contexts = [prompt.contexts[i] for i in order]
@@ -235,22 +237,37 @@ def compress_contexts(
         starts.append(position)
         position += len(context) + len(SEPARATOR)
     tokens = tokenize(lm.tokenizer, text)
+    words = split_words(text)
+    reference = options.iterative.scoring is Scoring.NEXT_TOKEN
+    token_unit, word_unit = word_units(tokens, words)
+    fixed_words = word_mask(words, _protected(text, options.protect))
+    if options.keep_sentence_ends and not reference:
+        fixed_words |= sentence_end_marks(words)
+    forced = np.zeros(len(tokens), dtype=bool)
+    if len(words):
+        unit_fixed = np.zeros(int(word_unit[-1]) + 1, dtype=bool)
+        np.logical_or.at(unit_fixed, word_unit, fixed_words)
+        forced = unit_fixed[token_unit] if not reference else span_mask(tokens, _protected(text, options.protect))
     # The reference estimates each context at its length plus 2 for the separator.
     lengths = [lm_length(lm.tokenizer, c) + 2 for c, _ in kept]
-    base_ratio = budget.target / (sum(lengths) + 1) if lengths else 1.0
+    excluded = np.zeros(len(tokens), dtype=bool)
+    if options.min_sentence_rate > 0 and not reference and len(tokens):
+        excluded = drop_sentences(lm, tokens, forced, budget.target, options, cancelled)
+    active = max(1.0, sum(lengths) * (1.0 - float(excluded.mean())) if len(tokens) else 1.0)
+    base_ratio = budget.target / (active + 1) if lengths else 1.0
     base_ratio = min(1.0, max(0.0, base_ratio))
-    ratio, forced = _token_ratios(
+    ratio, verbatim = _token_ratios(
         tokens, starts, base_ratio, [o for _, o in kept], rate if rate is not None else base_ratio
     )
-    forced |= span_mask(tokens, _protected(text, options.protect))
+    forced |= verbatim
     if not options.use_token_filter:
-        keep = np.ones(len(tokens), dtype=bool)
-        scores = np.full(len(tokens), np.inf)
+        token_keep = ~excluded
+        token_scores = np.full(len(tokens), np.inf)
     else:
         condition = None
         if options.question_aware and options.contrastive and prompt.question:
             condition = np.asarray(lm.tokenizer(prompt.question + SEPARATOR).input_ids, dtype=np.int64)
-        keep, scores = compress_tokens(
+        token_keep, token_scores = compress_tokens(
             lm.model,
             tokens.ids,
             ratio,
@@ -259,8 +276,181 @@ def compress_contexts(
             max_positions=lm.max_positions,
             settings=options.iterative,
             condition=condition,
+            unit=None if reference else token_unit,
+            excluded=excluded,
             progress=progress,
             cancelled=cancelled,
         )
+    word_keep, word_scores = _to_words(words, tokens, token_keep, token_scores)
+    word_fixed = fixed_words | _to_words(words, tokens, verbatim, token_scores)[0]
+    word_dropped = _to_words(words, tokens, excluded, token_scores)[0]
+    word_keep &= ~word_dropped
+    word_scores[word_dropped] = -np.inf
+    word_fixed &= ~word_dropped
     kept_indices = tuple(order) if not (prompt.compress_instruction and prompt.instruction) else (-1, *order)
-    return ContextCompression(tokens, keep, scores, forced, kept_indices, tuple(starts))
+    return WordDecision(
+        words=words,
+        keep=word_keep,
+        scores=word_scores,
+        fixed=word_fixed,
+        kept_contexts=kept_indices,
+        context_starts=tuple(starts),
+        heat=_percentiles(word_scores),
+        exact_budget=not reference,
+        details={"lm_tokens": len(tokens), "dropped_sentences": int(word_dropped.sum())},
+    )
+
+
+def _percentiles(scores: FloatArray) -> FloatArray:
+    """Each word's score as its rank among the text's words, in [0, 1]: a heat view for surprisal."""
+    if scores.size == 0:
+        return scores
+    ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
+    return ranks / max(1, scores.size - 1)
+
+
+def run(
+    lm: Any,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLinguaOptions,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> WordDecision:
+    """LLMLingua (and LongLLMLingua with ``options.question_aware``) behind the method seam."""
+    lm_target = None
+    if ask.target_tokens is not None:
+        # The controller counts in the small LM's tokens; scale the target into them.
+        lm_total = max(1, lm_length(lm.tokenizer, prompt.text))
+        lm_target = ask.target_tokens * lm_total / max(1, count_tokens(prompt.text, ask.encoding))
+    rate = ask.rate if ask.target_tokens is None else None
+    return compress_contexts(lm, prompt, rate, lm_target, options, progress, cancelled)
+
+
+def run_question_aware(
+    lm: Any,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLinguaOptions,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> WordDecision:
+    if not options.question_aware:
+        options = replace(options, question_aware=True)
+    return run(lm, prompt, ask, options, progress, cancelled)
+
+
+def _to_words(
+    words: Words, tokens: TokenizedText, token_flags: BoolArray, token_scores: FloatArray
+) -> tuple[BoolArray, FloatArray]:
+    """A word is kept when any of its tokens is; its score is its best token's."""
+    token_index, word_index = overlap_pairs(words, tokens.starts, tokens.ends)
+    keep = np.zeros(len(words), dtype=bool)
+    np.logical_or.at(keep, word_index, token_flags[token_index])
+    scores = np.full(len(words), -np.inf)
+    np.maximum.at(scores, word_index, token_scores[token_index])
+    return keep, scores
+
+
+_SENTENCE_MARKS = frozenset(".?!:;\u3002\uff01\uff1f")
+
+
+def sentence_end_marks(words: Words) -> BoolArray:
+    """Words that are the closing punctuation of a sentence (the last word before its end)."""
+    marks = np.zeros(len(words), dtype=bool)
+    if not len(words):
+        return marks
+    ends = np.asarray([end for _, end in split_sentences(words.text)], dtype=np.int64)
+    last = np.searchsorted(words.ends, ends, side="right") - 1
+    for index in np.unique(last[last >= 0]).tolist():
+        word = words.text[int(words.starts[index]) : int(words.ends[index])]
+        if word and all(ch in _SENTENCE_MARKS for ch in word):
+            marks[index] = True
+    return marks
+
+
+_FACT_KINDS_ONLY = replace(
+    ProtectOptions.nothing(), keep_numbers=True, keep_identifiers=True, keep_quotes=True, keep_urls=True
+)
+
+
+def drop_sentences(
+    lm: Any,
+    tokens: TokenizedText,
+    forced: BoolArray,
+    target: float,
+    options: LLMLinguaOptions,
+    cancelled: Callable[[], bool] | None = None,
+) -> BoolArray:
+    """Tokens of whole sentences to drop first, when the budget would shred every sentence.
+
+    The paper's coarse step: when protected text (placeholders, facts, structure) takes much
+    of the budget, token-level compression alone would cut every sentence down to a few
+    words. Dropping the least informative sentences whole (by their mean surprisal in
+    context, so a repeated sentence goes before a new fact) until the rest can keep at least
+    ``min_sentence_rate`` of its free tokens leaves fewer, readable sentences. Sentences that
+    hold a placeholder or nothing but protected text (a heading, a role line) stay.
+    """
+    text = tokens.text
+    sentences = split_sentences(text)
+    # A token belongs to the sentence of its last character: " Only" starts in the space
+    # that closes the sentence before.
+    sentence_starts = np.asarray([s for s, _ in sentences], dtype=np.int64)
+    sentence_of = np.maximum(np.searchsorted(sentence_starts, np.maximum(tokens.ends - 1, 0), side="right") - 1, 0)
+    count = len(sentences)
+    protected = np.bincount(sentence_of, weights=forced.astype(np.float64), minlength=count)
+    total = np.bincount(sentence_of, minlength=count).astype(np.float64)
+    free = total - protected
+    budget = max(0.0, target)
+    excluded = np.zeros(len(tokens), dtype=bool)
+
+    def fits(kept: BoolArray) -> bool:
+        return bool(budget - protected[kept].sum() >= options.min_sentence_rate * free[kept].sum())
+
+    alive = np.ones(count, dtype=bool)
+    if count < 2 or fits(alive):
+        return excluded
+    pinned = np.asarray(
+        [free[i] == 0 or _must_keep_context(text[s:e], options.protect) for i, (s, e) in enumerate(sentences)],
+        dtype=bool,
+    )
+    if pinned.all():
+        return excluded
+    losses = context_token_losses(lm, tokens.ids, cancelled)
+    scored = np.isfinite(losses)
+    sums = np.bincount(sentence_of[scored], weights=losses[scored], minlength=count)
+    counts = np.bincount(sentence_of[scored], minlength=count)
+    informative = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+    # Sentences that state facts (numbers, dates, ids, quotes, links) are what questions ask
+    # about: they go last, whatever a small LM thinks of their wording.
+    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
+    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
+    for index in np.lexsort((informative, has_fact)).tolist():
+        if fits(alive):
+            break
+        if pinned[index]:
+            continue
+        alive[index] = False
+    excluded = ~alive[sentence_of]
+    return excluded
+
+
+def context_token_losses(lm: Any, ids: Any, cancelled: Callable[[], bool] | None = None) -> FloatArray:
+    """Each token's surprisal given all the text before it (NaN for the first of each window)."""
+    import torch
+
+    count = len(ids)
+    losses = np.full(count, np.nan)
+    window = max(2, min(lm.max_positions, 2048))
+    with torch.inference_mode():
+        for start in range(0, count, window):
+            if cancelled is not None and cancelled():
+                raise CompressionCancelled()
+            piece = torch.as_tensor(ids[start : start + window], dtype=torch.long, device=lm.device)[None]
+            if piece.shape[1] < 2:
+                continue
+            mask = torch.ones_like(piece)
+            losses[start + 1 : start + piece.shape[1]] = (
+                next_token_losses(lm.model, piece, mask)[0].double().cpu().numpy()
+            )
+    return losses

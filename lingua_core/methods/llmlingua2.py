@@ -43,12 +43,8 @@ it (in the same context) is the same string, as the reference does ("\\n\\n\\n" 
 
 from __future__ import annotations
 
-import enum
-import functools
 import math
 import re
-import string
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,14 +52,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lingua_core.assemble import kept_spans
+from lingua_core.budget import fit_to_budget
 from lingua_core.errors import InputError, ModelError
+from lingua_core.methods.base import BudgetAsk, WordDecision
 from lingua_core.models import LoadedModel, ModelKind
 from lingua_core.progress import CompressionCancelled, Progress
+from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.protect import ProtectOptions, find_protected_spans
 from lingua_core.result import WordScore
 from lingua_core.segments import find_segment_tags, parse_segments
 from lingua_core.sentences import split_sentences
-from lingua_core.tokens import get_encoding
+from lingua_core.tokens import count_tokens, get_encoding
+from lingua_core.words import Aggregation, Words, overlap_pairs, split_words, word_mask
 
 __all__ = [
     "Aggregation",
@@ -86,15 +87,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_MAX_SEQ_LEN = 512  # the window LLMLingua-2's checkpoints were trained with
-BUDGET_TOLERANCE = 0.02  # re-select once when the measured count misses the target by more
-
-
-class Aggregation(enum.Enum):
-    """How a word's probability follows from its sub-tokens'."""
-
-    MEAN = "mean"  # the reference's default
-    FIRST = "first"  # the reference's alternative: the first sub-token decides
-    MAX = "max"  # keep a word if any part of it looks important
 
 
 @dataclass(frozen=True)
@@ -136,105 +128,7 @@ class LLMLingua2Outcome:
     target_tokens: int
 
 
-# --- words ---------------------------------------------------------------------------------
-
-# Scripts written without spaces: one word per character, with the marks that attach to it.
-_CJK_CHAR_RE = re.compile(
-    "[\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3041-\u3096\u309b-\u30ff"
-    "\u3105-\u312f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
-    "\U00020000-\U0003134f]"
-    "[\u0300-\u036f\u3099\u309a\ufe00-\ufe0f\U000e0100-\U000e01ef]*"
-)
-_ASCII_PUNCTUATION = frozenset(string.punctuation)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_punctuation(char: str) -> bool:
-    """Punctuation, math and currency signs split off a word's edges; emoji and marks do not."""
-    if char in _ASCII_PUNCTUATION:
-        return True
-    category = unicodedata.category(char)
-    return category[0] == "P" or category in {"Sm", "Sc"}
-
-
-@dataclass(frozen=True)
-class Words:
-    """Words of ``text`` as sorted, disjoint char ranges; whitespace between them is not in any."""
-
-    text: str
-    starts: IntArray
-    ends: IntArray
-
-    def __len__(self) -> int:
-        return int(self.starts.shape[0])
-
-    @property
-    def leads(self) -> IntArray:
-        """Where each word's preceding whitespace starts (the previous word's end)."""
-        return np.concatenate(([0], self.ends[:-1])).astype(np.int64) if len(self) else self.ends
-
-    def units(self) -> list[str]:
-        """Each word with its preceding whitespace: what keeping the word costs in the output."""
-        return [self.text[a:b] for a, b in zip(self.leads.tolist(), self.ends.tolist())]
-
-
-def _same_char_runs(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
-    pos = start
-    while pos < end:
-        stop = pos + 1
-        while stop < end and text[stop] == text[pos]:
-            stop += 1
-        out.append((pos, stop))
-        pos = stop
-
-
-def _split_edges(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
-    """A run without CJK: edge punctuation split off, the middle one word."""
-    left = start
-    while left < end and _is_punctuation(text[left]):
-        left += 1
-    if left == end:
-        out.append((start, end))
-        return
-    right = end
-    while right > left and _is_punctuation(text[right - 1]):
-        right -= 1
-    _same_char_runs(text, start, left, out)
-    out.append((left, right))
-    _same_char_runs(text, right, end, out)
-
-
-def _split_run(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
-    pos = start
-    for match in _CJK_CHAR_RE.finditer(text, start, end):
-        if match.start() > pos:
-            _split_edges(text, pos, match.start(), out)
-        out.append(match.span())
-        pos = match.end()
-    if pos < end:
-        _split_edges(text, pos, end, out)
-
-
-def _word_pattern(whitespace_tokens: Sequence[str]) -> re.Pattern[str]:
-    tokens = sorted(set(whitespace_tokens), key=len, reverse=True)
-    return re.compile("|".join([*(re.escape(t) for t in tokens), r"\S+"]))
-
-
-def split_words(text: str, force_tokens: Sequence[str] = ()) -> Words:
-    """Split ``text`` into words (see the module notes); whitespace force tokens become words."""
-    pattern = _word_pattern([t for t in force_tokens if t and not t.strip()])
-    spans: list[tuple[int, int]] = []
-    for match in pattern.finditer(text):
-        start, end = match.span()
-        run = match.group()
-        if (run.isascii() and run.isalnum()) or text[start].isspace():  # most words: nothing to split
-            spans.append((start, end))
-        elif _CJK_CHAR_RE.search(text, start, end) is None:
-            _split_edges(text, start, end, spans)
-        else:
-            _split_run(text, start, end, spans)
-    array = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-    return Words(text, array[:, 0].copy(), array[:, 1].copy())
+# --- words as the reference cuts them ---------------------------------------------------
 
 
 def pretokenized_words(text: str, tokenizer: Any, force_tokens: Sequence[str] = ()) -> Words:
@@ -268,32 +162,6 @@ def _non_space_pieces(text: str, spans: list[tuple[int, int]]) -> Iterator[tuple
     for start, end in spans:
         for match in _NON_SPACE_RE.finditer(text, start, end):
             yield match.span()
-
-
-def overlap_pairs(words: Words, starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
-    """(item, word) index pairs for every item span sharing a character with a word.
-
-    Items are model tokens, protected spans, force-token occurrences... An item covering
-    several words (a SentencePiece piece over two CJK characters) pairs with each of them;
-    one covering only whitespace pairs with none.
-    """
-    first = np.searchsorted(words.ends, starts, side="right")
-    last = np.searchsorted(words.starts, ends, side="left") - 1
-    count = np.maximum(last - first + 1, 0)
-    count[ends <= starts] = 0
-    total = int(count.sum())
-    item = np.repeat(np.arange(starts.shape[0], dtype=np.int64), count)
-    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
-    return item, (np.repeat(first, count) + offset).astype(np.int64)
-
-
-def _span_mask(words: Words, spans: Sequence[tuple[int, int]]) -> BoolArray:
-    mask = np.zeros(len(words), dtype=bool)
-    if spans and len(words):
-        array = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-        _, word = overlap_pairs(words, array[:, 0], array[:, 1])
-        mask[word] = True
-    return mask
 
 
 # --- chunks --------------------------------------------------------------------------------
@@ -553,6 +421,8 @@ def aggregate(
     if how is Aggregation.MEAN:
         sums = np.bincount(word, weights=values, minlength=count)
         result[scored] = sums[scored] / np.bincount(word, minlength=count)[scored]
+    elif how is Aggregation.SUM:
+        result[scored] = np.bincount(word, weights=values, minlength=count)[scored]
     elif how is Aggregation.MAX:
         best = np.full(count, -np.inf)
         np.maximum.at(best, word, values)
@@ -671,50 +541,6 @@ def _consecutive_duplicates(keep: BoolArray, equals: IntArray, droppable: BoolAr
     return result
 
 
-# --- output --------------------------------------------------------------------------------
-
-
-def kept_spans(words: Words, keep: BoolArray) -> list[tuple[int, int]]:
-    """Char ranges to output: each kept word with its preceding whitespace.
-
-    After a dropped word, a kept word that has no whitespace of its own (the "bar" of
-    "(bar" once "(" is gone) borrows the last whitespace of the gap, so that two words never
-    run together, unless it is punctuation, which stays against the kept word before it
-    ("John, thinking", not "John , thinking"). The first kept word of a context loses
-    whitespace that only separated it from dropped words.
-    """
-    count = len(words)
-    if count == 0 or not keep.any():
-        return []
-    index = np.arange(count)
-    leads, starts, ends = words.leads, words.starts, words.ends
-    has_space = starts > leads
-
-    def last_before(flags: BoolArray) -> IntArray:
-        running = np.maximum.accumulate(np.where(flags, index, -1))
-        return np.concatenate(([-1], running[:-1])).astype(np.int64)
-
-    previous_kept = last_before(keep)
-    previous_space = last_before(has_space)
-    kept = np.flatnonzero(keep)
-    joined = (kept == 0) | (previous_kept[kept] == kept - 1)
-    after_gap = ~joined & (previous_kept[kept] >= 0)
-    begin = np.where(joined | (after_gap & has_space[kept]), leads[kept], starts[kept])
-    borrow = after_gap & ~has_space[kept] & (previous_space[kept] > previous_kept[kept])
-    # Closing punctuation ("," of "So," once "So" is gone) stays against the word before it.
-    candidates = np.flatnonzero(borrow)
-    borrow[candidates] = [not _is_punctuation(words.text[int(starts[kept[i]])]) for i in candidates.tolist()]
-    lender = previous_space[kept[borrow]]
-    all_starts = np.concatenate((begin, leads[lender]))
-    all_ends = np.concatenate((ends[kept], starts[lender]))
-    order = np.argsort(all_starts, kind="stable")
-    all_starts, all_ends = all_starts[order], all_ends[order]
-    new = np.concatenate(([True], all_starts[1:] != all_ends[:-1]))
-    merged_starts = all_starts[new]
-    merged_ends = all_ends[np.concatenate((np.flatnonzero(new)[1:] - 1, [all_ends.size - 1]))]
-    return list(zip(merged_starts.tolist(), merged_ends.tolist()))
-
-
 # --- the pass ------------------------------------------------------------------------------
 
 
@@ -752,13 +578,13 @@ def _force_marks(words: Words, force_tokens: Sequence[str], reserve_digit: bool)
     tokens = [t for t in dict.fromkeys(force_tokens) if t]
     if tokens and len(words):
         pattern = re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
-        forced |= _span_mask(words, [m.span() for m in pattern.finditer(text)])
+        forced |= word_mask(words, [m.span() for m in pattern.finditer(text)])
         lookup = {t: i for i, t in enumerate(tokens)}
         candidates = np.flatnonzero(forced & (words.ends - words.starts <= max(map(len, tokens))))
         for w in candidates.tolist():
             equals[w] = lookup.get(text[int(words.starts[w]) : int(words.ends[w])], -1)
     if reserve_digit and len(words):
-        forced |= _span_mask(words, [m.span() for m in re.finditer(r"\d", text)])
+        forced |= word_mask(words, [m.span() for m in re.finditer(r"\d", text)])
     return forced, equals
 
 
@@ -782,7 +608,7 @@ def _groups(words: Words, next_group: int, tags_verbatim: bool) -> tuple[IntArra
             rates[next_group] = float(segment.rate or 1.0)
             next_group += 1
     if tags_verbatim:
-        group[_span_mask(words, find_segment_tags(words.text))] = -1
+        group[word_mask(words, find_segment_tags(words.text))] = -1
     return group, rates
 
 
@@ -970,26 +796,32 @@ def _select(pool: _Pool, budgets: dict[int, float], rates: dict[int, float], opt
     return keep
 
 
-def compress_llmlingua2(
+@dataclass(frozen=True)
+class _Selection:
+    """The pass up to its first keep mask: what both entry points (seam and legacy) share."""
+
+    contexts: tuple[str, ...]
+    all_words: list[Words]
+    states: list[_Context]
+    kept_contexts: list[int]
+    context_scores: FloatArray
+    pool: _Pool
+    keep: BoolArray
+    origin_tokens: int
+    target: float  # target-encoding tokens the contexts should reach
+    desired: float  # the same, with verbatim and rated segments as they will be
+
+
+def _select_words(
     lm: LoadedModel,
     contexts: Sequence[str],
-    *,
-    rate: float | None = None,
-    target_tokens: int | None = None,
-    encoding: str = "o200k_base",
-    options: LLMLingua2Options = LLMLingua2Options(),
-    progress: Progress | None = None,
-    cancelled: Callable[[], bool] | None = None,
-) -> LLMLingua2Outcome:
-    """Compress each context by dropping low-probability words, under one shared budget.
-
-    ``rate`` is the share of target-encoding tokens to keep over all contexts (text inside
-    a rated ``<llmlingua>`` segment keeps that segment's rate instead); ``target_tokens`` is
-    the total to aim for. With the context filter the budget still counts against all the
-    original contexts, so the output size does not depend on the filter. Raises InputError
-    for bad budgets or ``<llmlingua>`` tags, ModelError for a model that is not a 2-label
-    token classifier, CompressionCancelled when ``cancelled()`` turns true between batches.
-    """
+    rate: float | None,
+    target_tokens: int | None,
+    encoding: str,
+    options: LLMLingua2Options,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> _Selection:
     _validate(rate, target_tokens, contexts)
     if lm.kind is not ModelKind.TOKEN_CLASSIFIER:
         raise ModelError(f"LLMLingua-2 needs a token classifier; {lm.name} is a {lm.kind.value}.")
@@ -1016,7 +848,7 @@ def compress_llmlingua2(
                 cost=(cost := _unit_costs(words, encoding).astype(np.float64)),
                 weight=_reference_weights(words, lm.tokenizer) if options.per_chunk else cost,
                 group=group,
-                must=_span_mask(words, protected) | (group < 0),
+                must=word_mask(words, protected) | (group < 0),
                 forced=forced,
                 equals=equals,
                 chunk=chunk_of,
@@ -1044,22 +876,105 @@ def compress_llmlingua2(
         main_budget = target / scale - sum(rated.values()) - verbatim
         desired = target
         main_rate = min(1.0, target / max(1.0, float(pool.cost.sum()) * scale))  # the reference's rate
-    rates = {0: main_rate, **segment_rates}
+    keep = _select(pool, {0: main_budget, **rated}, {0: main_rate, **segment_rates}, options)
+    return _Selection(
+        tuple(contexts), all_words, states, kept_contexts, context_scores, pool, keep, origin_tokens, target, desired
+    )
 
-    keep = _select(pool, {0: main_budget, **rated}, rates, options)
+
+def run(
+    lm: LoadedModel,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLingua2Options,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> WordDecision:
+    """LLMLingua-2 behind the method seam: the instruction and question stay whole (unless the
+    instruction is to be compressed), the contexts share the budget; the engine fits it."""
+    compress_instruction = prompt.compress_instruction and bool(prompt.instruction)
+    contexts = [prompt.instruction, *prompt.contexts] if compress_instruction else list(prompt.contexts)
+    origin_tokens = count_tokens(prompt.text, ask.encoding)
+    target = ask.target_tokens if ask.target_tokens is not None else max(1, round(origin_tokens * (ask.rate or 1.0)))
+    fixed_parts = [p for p in (None if compress_instruction else prompt.instruction, prompt.question) if p]
+    fixed_tokens = sum(count_tokens(p + SEPARATOR, ask.encoding) for p in fixed_parts)
+    context_target = max(1, target - fixed_tokens)
+    selection = _select_words(lm, contexts, None, context_target, ask.encoding, options, progress, cancelled)
+    pool = selection.pool
+    # The kept contexts side by side, as one text joined like the prompt's parts.
+    pieces, starts, position = [], [], 0
+    for state in pool.states:
+        starts.append(position)
+        pieces.append(state.words.text)
+        position += len(state.words.text) + len(SEPARATOR)
+    text = SEPARATOR.join(pieces)
+    word_starts = (
+        np.concatenate([s.words.starts + o for s, o in zip(pool.states, starts)])
+        if pieces
+        else np.zeros(0, dtype=np.int64)
+    )
+    word_ends = (
+        np.concatenate([s.words.ends + o for s, o in zip(pool.states, starts)])
+        if pieces
+        else np.zeros(0, dtype=np.int64)
+    )
+    words = Words(text, word_starts.astype(np.int64), word_ends.astype(np.int64))
+    offset = 1 if compress_instruction else 0
+    kept = tuple(i - offset for i in selection.kept_contexts)
+    return WordDecision(
+        words=words,
+        keep=selection.keep,
+        scores=np.nan_to_num(pool.prob, nan=0.5),
+        fixed=pool.fixed,
+        kept_contexts=kept,
+        context_starts=tuple(starts),
+        heat=np.nan_to_num(pool.prob, nan=0.5),
+        exact_budget=not options.per_chunk,
+        details={"context_scores": [float(x) for x in selection.context_scores]},
+    )
+
+
+def compress_llmlingua2(
+    lm: LoadedModel,
+    contexts: Sequence[str],
+    *,
+    rate: float | None = None,
+    target_tokens: int | None = None,
+    encoding: str = "o200k_base",
+    options: LLMLingua2Options = LLMLingua2Options(),
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> LLMLingua2Outcome:
+    """Compress each context by dropping low-probability words, under one shared budget.
+
+    ``rate`` is the share of target-encoding tokens to keep over all contexts (text inside
+    a rated ``<llmlingua>`` segment keeps that segment's rate instead); ``target_tokens`` is
+    the total to aim for. With the context filter the budget still counts against all the
+    original contexts, so the output size does not depend on the filter. The size is then
+    fitted by the engine's one budget rule (:func:`lingua_core.budget.fit_to_budget`),
+    except in the reference's ``per_chunk`` mode. Raises InputError for bad budgets or
+    ``<llmlingua>`` tags, ModelError for a model that is not a 2-label token classifier,
+    CompressionCancelled when ``cancelled()`` turns true between batches.
+    """
+    selection = _select_words(lm, contexts, rate, target_tokens, encoding, options, progress, cancelled)
+    pool = selection.pool
+    keep = selection.keep
+    if not options.per_chunk and selection.desired > 0:
+        keep = fit_to_budget(
+            keep,
+            np.nan_to_num(pool.prob, nan=0.0),
+            pool.fixed,
+            lambda mask: pool.count(pool.spans(mask), encoding),
+            max(1, round(selection.desired)),
+        )
     spans = pool.spans(keep)
     measured = pool.count(spans, encoding)
-    if not options.per_chunk and desired > 0 and abs(measured - desired) > BUDGET_TOLERANCE * desired:
-        main_budget += (desired - measured) / scale  # one correction, in measured tokens
-        keep = _select(pool, {0: main_budget, **rated}, rates, options)
-        spans = pool.spans(keep)
-        measured = pool.count(spans, encoding)
 
     texts = [""] * len(contexts)
     all_spans: list[tuple[tuple[int, int], ...]] = [()] * len(contexts)
-    context_keep = [np.zeros(len(w), dtype=bool) for w in all_words]
+    context_keep = [np.zeros(len(w), dtype=bool) for w in selection.all_words]
     position = 0
-    for index, state, context_spans in zip(kept_contexts, pool.states, spans):
+    for index, state, context_spans in zip(selection.kept_contexts, pool.states, spans):
         context_keep[index] = keep[position : position + len(state.words)]
         position += len(state.words)
         texts[index] = "".join(contexts[index][s:e] for s, e in context_spans)
@@ -1071,15 +986,15 @@ def compress_llmlingua2(
                 WordScore(s, e, p, k)
                 for s, e, p, k in zip(c.words.starts.tolist(), c.words.ends.tolist(), c.prob.tolist(), flags.tolist())
             )
-            for c, flags in zip(states, context_keep)
+            for c, flags in zip(selection.states, context_keep)
         )
     return LLMLingua2Outcome(
         texts=tuple(texts),
         kept_spans=tuple(all_spans),
         word_scores=word_scores,
-        kept_contexts=tuple(kept_contexts),
-        context_scores=tuple(float(s) for s in context_scores),
-        origin_tokens=origin_tokens,
+        kept_contexts=tuple(selection.kept_contexts),
+        context_scores=tuple(float(s) for s in selection.context_scores),
+        origin_tokens=selection.origin_tokens,
         compressed_tokens=measured,
-        target_tokens=round(target),
+        target_tokens=round(selection.target),
     )

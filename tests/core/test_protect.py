@@ -32,6 +32,14 @@ PROMPTS = DATA / "prompts"
 needs_data = pytest.mark.skipif(not PROMPTS.exists(), reason="shared data not available")
 
 ONLY_PLACEHOLDERS = dataclasses.replace(ProtectOptions.nothing(), keep_placeholders=True)
+# The defaults before facts and structure were protected, for the tests of those kinds.
+NO_FACTS_OR_STRUCTURE = ProtectOptions(
+    keep_numbers=False,
+    keep_identifiers=False,
+    keep_quotes=False,
+    keep_structure=False,
+    keep_format_lines=False,
+)
 
 
 def _files(pattern: str) -> list[Path]:
@@ -61,6 +69,16 @@ def _check_invariants(text: str, spans: list[Span]) -> None:
             "role_marker",
             "negation",
             "heading",
+            "number",
+            "date",
+            "identifier",
+            "quote",
+            "json",
+            "markup_tag",
+            "list_marker",
+            "table",
+            "front_matter_delimiter",
+            "format_line",
             "user",
         }
         last_end = span.end
@@ -278,7 +296,8 @@ def test_segment_tags_protected_but_not_content() -> None:
     spans = find_protected_spans(text)
     assert _texts(text, spans) == ["<llmlingua, rate=0.3>", "</llmlingua>"]
     assert {s.kind for s in spans} == {"segment_tag"}
-    assert find_protected_spans(text, ProtectOptions(keep_segment_tags=False)) == []
+    # without segment tags only the rate is left, a number
+    assert find_protected_spans(text, ProtectOptions(keep_segment_tags=False, keep_numbers=False)) == []
 
 
 def test_user_patterns() -> None:
@@ -450,7 +469,11 @@ def test_prompty_files() -> None:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         body_start, body = _prompty_body(text)
-        spans = [s for s in find_protected_spans(text) if s.kind not in {"role_marker", "negation", "heading"}]
+        spans = [
+            s
+            for s in find_protected_spans(text, NO_FACTS_OR_STRUCTURE)
+            if s.kind not in {"role_marker", "negation", "heading"}
+        ]
         # the YAML header is exactly one front matter span
         assert spans[0] == Span(0, body_start, "front_matter"), path.name
         # every {{ ... }} pair in the body is protected, one span each
@@ -488,10 +511,17 @@ def test_jinja_templates_match_jinja_lexer() -> None:
 
 @needs_data
 def test_jinja_json_examples_stay_compressible() -> None:
+    """The keys of a JSON example are kept whole; the words of its long values are not."""
     text = (PROMPTS / "promptflow" / "context_recall.jinja2").read_text(encoding="utf-8")
     spans = find_protected_spans(text)
-    for m in re.finditer(r'"statement_\d"', text):
-        assert not overlaps(spans, m.start(), m.end())
+    keys = list(re.finditer(r'"statement_\d"(?=:)', text))
+    assert keys
+    for m in keys:
+        assert _covered(spans, m.start(), m.end())
+    for word in ("Albert", "theoretical", "physicist", "Switzerland"):
+        for m in re.finditer(word, text[text.index("Example Output") :]):
+            start = m.start() + text.index("Example Output")
+            assert not overlaps(spans, start, start + len(word)), word
 
 
 @needs_data
@@ -541,7 +571,8 @@ def test_multilingual_texts_have_no_false_placeholders() -> None:
     for text in texts:
         spans = find_protected_spans(text)
         _check_invariants(text, spans)
-        assert {s.kind for s in spans} <= {"url", "negation", "heading"}
+        facts = {"number", "date", "identifier", "quote", "list_marker"}
+        assert {s.kind for s in spans} <= {"url", "negation", "heading"} | facts
 
 
 def test_lone_brace_escapes() -> None:

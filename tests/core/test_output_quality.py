@@ -1,0 +1,192 @@
+"""What compression produces on the real embedded model: whole words, intact facts and shape.
+
+Each test pins one rule of the word-level data path on a prompt where breaking the rule is
+likely (numbers a small LM finds predictable, ids it would cut, line structure it would
+flatten). They use the session's real SmolLM2, never a stub.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lingua_core import LLMLinguaOptions
+from lingua_core.integrity import check_integrity
+from lingua_core.methods.iterative import IterativeSettings, Scoring
+
+SUPPORT_PROMPT = """\
+You are a support assistant for {product_name}. Answer only from the articles below.
+
+Article 1: Pairing the hub. The hub pairs with the app over Bluetooth and then switches to the home Wi-Fi network. \
+Only 2.4 GHz networks are supported; 5 GHz networks do not appear in the list. If pairing fails three times, \
+restart the hub by unplugging it for ten seconds.
+
+Article 2: Incidents. Ticket SM-8501 was opened by Priyanka Raman in Tallinn on 18 September 2033 at 12:45 and \
+closed after a refund of $1,200. Ticket INC0042 concerns firmware v2.3.1 on host 10.0.0.1 and is still open.
+
+Article 3: Privacy. Readings are stored on the hub for thirty days and uploaded to the cloud only when the \
+customer enables history in the app. Customers can export their data as a CSV file at any time.
+"""
+
+FACTS = ["SM-8501", "INC0042", "v2.3.1", "10.0.0.1", "$1,200", "12:45", "{product_name}"]
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\S+", text)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.33])
+def test_output_is_the_inputs_whole_words_in_order(compressor, rate: float) -> None:  # type: ignore[no-untyped-def]
+    result = compressor.compress(SUPPORT_PROMPT, rate=rate)
+    report = check_integrity(SUPPORT_PROMPT, result.compressed_text)
+    assert report.fragments == 0, report
+    assert report.fused_words == 0, report
+    assert report.doubled_words == 0, report
+    assert report.lost_placeholders == 0, report
+    assert report.bracket_imbalance == 0, report
+    # the kept spans are the output, in the original's order
+    spans = list(result.kept_spans)
+    assert spans == sorted(spans)
+
+
+def test_facts_survive_whole_or_go_with_their_sentence(compressor) -> None:  # type: ignore[no-untyped-def]
+    result = compressor.compress(SUPPORT_PROMPT, rate=0.5)
+    out = result.compressed_text
+    for fact in FACTS:
+        if fact in SUPPORT_PROMPT and fact.strip("{}") not in out:
+            # allowed only if its whole sentence was dropped
+            sentence = next(s for s in re.split(r"(?<=\.)\s", SUPPORT_PROMPT) if fact in s)
+            kept_words = [w for w in words_of(sentence) if w in out]
+            assert len(kept_words) <= 2, (fact, out)
+    assert "{product_name}" in out
+    for fragment in ("SM-0", "SM-85", "v2.3", "GHz networks do not"):
+        if fragment != "GHz networks do not":
+            assert fragment not in out.replace("SM-8501", "").replace("v2.3.1", "")
+    report = check_integrity(SUPPORT_PROMPT, out)
+    assert report.cut_numbers == 0, report
+
+
+def test_the_setup_demo_keeps_its_frequencies(compressor) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "scripts" / "sample_prompt.md").read_text(encoding="utf-8")
+    result = compressor.compress(text, rate=0.33)
+    assert "2.4 GHz" in result.compressed_text
+    assert "5 GHz" in result.compressed_text
+    assert check_integrity(text, result.compressed_text).fused_words == 0
+
+
+def test_role_lines_and_front_matter_delimiters_survive(compressor) -> None:  # type: ignore[no-untyped-def]
+    prompty = (
+        "---\nname: Support\ndescription: A support chat prompt\nmodel:\n  api: chat\n---\n"
+        "system:\nYou are an assistant that answers questions about the product catalogue in a short and "
+        "friendly way, always citing the product name and the price that the catalogue lists for it.\n\n"
+        "user:\n{{question}}\n"
+    )
+    result = compressor.compress(prompty, rate=0.4)
+    lines = result.compressed_text.splitlines()
+    assert lines[0] == "---"
+    assert "system:" in lines and "user:" in lines
+    assert "{{question}}" in result.compressed_text
+    # a selection that starts inside the front matter keeps its closing delimiter
+    inside = prompty[prompty.index("description") :]
+    out = compressor.compress(inside, rate=0.4).compressed_text
+    assert "\n---\n" in out
+
+
+def test_numbered_steps_keep_their_markers_and_lines(compressor) -> None:  # type: ignore[no-untyped-def]
+    steps = (
+        "Follow these steps carefully to extract the graph.\n"
+        "1. Identify all entities that are mentioned in the text and give each one a name and a type.\n"
+        "2. From the entities identified in step 1, identify all pairs of entities that are clearly related.\n"
+        "3. Return the output in English as a single list of all the entities and relationships.\n"
+    )
+    out = compressor.compress(steps, rate=0.5).compressed_text
+    markers = [line.split(" ", 1)[0] for line in out.splitlines()[1:] if line.strip()]
+    assert markers == ["1.", "2.", "3."], out
+
+
+def test_a_json_output_example_still_parses(compressor) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    prompt = (
+        "Summarise the report for the analyst and score its importance from 0 to 100.\n"
+        "Return your answer as JSON in exactly this format:\n"
+        '{"title": "A short title that names the main finding of the report",\n'
+        ' "points": [{"description": "The first key point of the report in one sentence", "score": 80}],\n'
+        ' "sources": ["report ids that support the point"]}\n'
+        "Do not add any text before or after the JSON, and do not invent report ids that were not given."
+    )
+    out = compressor.compress(prompt, rate=0.4).compressed_text
+    start, end = out.index("{"), out.rindex("}") + 1
+    parsed = json.loads(out[start:end])
+    assert set(parsed) == {"title", "points", "sources"}
+    assert parsed["points"][0]["score"] == 80
+
+
+def test_own_token_scoring_drops_the_filler_the_shifted_rule_keeps(compressor) -> None:  # type: ignore[no-untyped-def]
+    """The shifted rule scores a word by the surprise of the *next* one, so a predictable
+    "the" before a rare name survives and the name's own surprise is ignored."""
+    text = (
+        "The meeting with the Zorblax delegation is on the morning of the Quenthar festival, "
+        "and the budget of the Vellmoor project is the first item on the agenda of the day."
+    )
+    own = LLMLinguaOptions(min_sentence_rate=0.0, keep_sentence_ends=False)
+    shifted = replace(own, iterative=IterativeSettings(scoring=Scoring.NEXT_TOKEN))
+
+    def kept_share(options: LLMLinguaOptions, word: str) -> float:
+        out = compressor.compress(text, rate=0.4, options=options, exact_budget=False).compressed_text
+        tokens = words_of(out)
+        return sum(t.strip(",.").lower() == word for t in tokens) / max(1, text.lower().split().count(word))
+
+    assert kept_share(own, "the") < kept_share(shifted, "the")
+    names = ["Zorblax", "Quenthar", "Vellmoor"]
+    own_out = compressor.compress(text, rate=0.4, options=own, exact_budget=False).compressed_text
+    assert all(name in own_out for name in names), own_out
+
+
+def test_tight_budgets_drop_whole_sentences_and_say_what_was_protected(compressor) -> None:  # type: ignore[no-untyped-def]
+    repeated = "The hub stores readings for thirty days. " * 3
+    text = (
+        "Readings are uploaded every 15 minutes to the cloud. " + repeated + "The clamp must never be placed "
+        "around the neutral and live cables together, because the two currents cancel and the reading is zero."
+    )
+    result = compressor.compress(text, rate=0.3)
+    assert result.details["dropped_sentences"] > 0
+    assert result.details["protected_tokens"] > 0
+    # a repeated sentence goes before the new facts
+    assert result.compressed_text.count("thirty days") <= 1
+    kept_sentences = [s for s in re.split(r"(?<=\.)\s+", result.compressed_text) if s]
+    # every surviving sentence keeps a good share of its words: readable, not shredded
+    for sentence in kept_sentences:
+        assert len(words_of(sentence)) >= 3, result.compressed_text
+
+
+def test_protection_beyond_the_budget_is_reported(compressor) -> None:  # type: ignore[no-untyped-def]
+    text = "Codes: " + " ".join(f"AB-{1000 + i}" for i in range(60)) + ". Please keep all of them in the reply."
+    result = compressor.compress(text, target_tokens=20)
+    assert result.compressed_tokens > 20
+    assert "cannot be met" in result.details["budget_note"]
+    assert all(f"AB-{1000 + i}" in result.compressed_text for i in range(60))
+
+
+def test_ratio_reached_is_within_the_promised_tolerance(compressor) -> None:  # type: ignore[no-untyped-def]
+    from lingua_core.budget import BUDGET_TOLERANCE
+
+    for rate in (0.5, 0.33):
+        result = compressor.compress(SUPPORT_PROMPT * 3, rate=rate)
+        target = result.target_tokens
+        assert target is not None
+        assert abs(result.compressed_tokens - target) <= BUDGET_TOLERANCE * target + 1, (rate, result.compressed_tokens)
+    capped = compressor.compress(SUPPORT_PROMPT * 3, target_tokens=300, ceiling=True)
+    assert capped.compressed_tokens <= 300
+
+
+def test_word_scores_cover_every_word(compressor) -> None:  # type: ignore[no-untyped-def]
+    result = compressor.compress(SUPPORT_PROMPT, rate=0.5, word_scores=True)
+    assert result.word_scores is not None
+    kept = np.asarray([w.kept for w in result.word_scores])
+    assert 0 < kept.mean() < 1
