@@ -27,13 +27,13 @@ from bench.data import EvalPrompt, load_prompt
 from bench.reference import load_reference
 from lingua_core import Compressor, LLMLinguaOptions, Prompt, ProtectOptions
 from lingua_core.embedded import embedded_model_dir
-from lingua_core.methods.iterative import IterativeSettings, ThresholdPool
+from lingua_core.methods.iterative import IterativeSettings, Scoring, ThresholdPool
 from lingua_core.pieces import tokenize
 
 SEP = "\n\n"
-# The reference protects nothing; structure spans (placeholders, fences) stay on, since the
-# bench prompts hardly have any, but negation keeping is a deliberate departure: off here.
-AS_REFERENCE = ProtectOptions(keep_negations=False, keep_headings=False, keep_role_markers=False)
+# The reference protects nothing and decides per token with next-token scores: those are
+# Lingua's reference-compatible settings; its own defaults are measured by bench/quality.py.
+AS_REFERENCE = ProtectOptions.nothing()
 DEFAULT_PROMPTS = ["gsm8k", "bbh/date_understanding", "bbh/object_counting", "bbh/penguins_in_a_table", "kv75"]
 
 
@@ -154,9 +154,12 @@ def main() -> None:
     reference.inner.control_context_budget = recording_budget  # type: ignore[method-assign]
     recorder = ReferenceKeepRecorder(reference.inner)
     ours = Compressor.load(str(model_dir), dtype=torch.bfloat16)
-    compat = IterativeSettings(reference_windows=True)
+    # The reference's token rule: next-token scores, per-token decisions (Scoring.NEXT_TOKEN).
+    compat = IterativeSettings(reference_windows=True, scoring=Scoring.NEXT_TOKEN)
     variants = {
-        "default": LLMLinguaOptions(protect=AS_REFERENCE),
+        "default": LLMLinguaOptions(
+            protect=AS_REFERENCE, iterative=IterativeSettings(scoring=Scoring.NEXT_TOKEN), min_sentence_rate=0.0
+        ),
         "compat": LLMLinguaOptions(iterative=compat, protect=AS_REFERENCE),
         "compat_exact": LLMLinguaOptions(iterative=replace(compat, reuse_kv=False), protect=AS_REFERENCE),
         "compat_window_pool": LLMLinguaOptions(

@@ -156,7 +156,7 @@ class Compressor:
             decision = spec.run(self.lm, prompt, ask, options, progress, cancelled)
 
             def assemble(keep: np.ndarray) -> str:
-                return _assemble(prompt, decision, repair(decision.words, keep, decision.fixed))
+                return _assemble(prompt, decision, repair(decision.words, keep, decision.fixed, decision.scores))
 
             keep = decision.keep | decision.fixed
             if exact_budget and decision.exact_budget:
@@ -168,7 +168,7 @@ class Compressor:
                     target,
                     ceiling=ceiling,
                 )
-            keep = repair(decision.words, keep, decision.fixed)
+            keep = repair(decision.words, keep, decision.fixed, decision.scores)
             seconds = time.perf_counter() - started
         compressed = _assemble(prompt, decision, keep)
         spans = _kept_spans(prompt, decision, keep)

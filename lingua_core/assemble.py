@@ -32,6 +32,7 @@ from lingua_core.words import Words, is_punctuation
 __all__ = ["kept_spans", "kept_text", "repair"]
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _OPENERS = {"(": ")", "[": "]", "{": "}", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
@@ -155,11 +156,12 @@ def _bracket_pairs(words: Words) -> list[tuple[int, int]]:
     return pairs
 
 
-def repair(words: Words, keep: BoolArray, fixed: BoolArray) -> BoolArray:
+def repair(words: Words, keep: BoolArray, fixed: BoolArray, scores: FloatArray | None = None) -> BoolArray:
     """The keep mask with bracket/quote pairs made whole and non-original repeats removed.
 
     ``fixed`` words are never dropped; a bracket is added back only when its partner or
-    something between them survives.
+    something between them survives. Two fixed equal words that met (``not ... not``) get
+    the best-scored word between them back (by ``scores``, else the first).
     """
     keep = keep.copy()
     if len(words) == 0:
@@ -169,7 +171,7 @@ def repair(words: Words, keep: BoolArray, fixed: BoolArray) -> BoolArray:
         wanted = bool(inside or fixed[open_index] or fixed[close_index])
         keep[open_index] = wanted or bool(fixed[open_index])
         keep[close_index] = wanted or bool(fixed[close_index])
-    _drop_new_repeats(words, keep, fixed)
+    _drop_new_repeats(words, keep, fixed, scores)
     _drop_orphan_marks(words, keep, fixed)
     _drop_punctuation_pileups(words, keep, fixed)
     return keep
@@ -179,7 +181,7 @@ def _normal(word: str) -> str:
     return word.lower() if any(ch.isalnum() for ch in word) else ""
 
 
-def _drop_new_repeats(words: Words, keep: BoolArray, fixed: BoolArray) -> None:
+def _drop_new_repeats(words: Words, keep: BoolArray, fixed: BoolArray, scores: FloatArray | None) -> None:
     """Equal words that only meet because the words between went (marks between do not count)."""
     previous, previous_key = -1, ""
     for index in np.flatnonzero(keep).tolist():
@@ -192,6 +194,10 @@ def _drop_new_repeats(words: Words, keep: BoolArray, fixed: BoolArray) -> None:
                 continue
             if not fixed[previous]:
                 keep[previous] = False
+            else:
+                between = [k for k in range(previous + 1, index) if _normal(_word_text(words, k))]
+                if between:
+                    keep[max(between, key=lambda k: scores[k]) if scores is not None else between[0]] = True
         previous, previous_key = index, key
 
 

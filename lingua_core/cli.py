@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from lingua_core.arg_types import keep_rate, positive_int
 from lingua_core.errors import InputError, LinguaError
+from lingua_core.protect import PROTECTION_KINDS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -53,6 +54,14 @@ def _build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--compress-instruction", action="store_true", help="compress the instruction too")
     compress.add_argument("--encoding", default="o200k_base", help="target tokenizer for budgets and counts")
     compress.add_argument("--no-code-blocks", action="store_true", help="let fenced code blocks be compressed")
+    compress.add_argument(
+        "--no-protect",
+        action="append",
+        default=[],
+        metavar="KIND",
+        choices=list(PROTECTION_KINDS),
+        help="let one kind of protected text be compressed (repeatable): " + ", ".join(PROTECTION_KINDS),
+    )
     compress.add_argument(
         "--preserve", action="append", default=[], metavar="REGEX", help="protect text matching REGEX (repeatable)"
     )
@@ -139,6 +148,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(str(exc)) from None
     validate_prompt(prompt)
     protect = ProtectOptions(keep_code_blocks=not args.no_code_blocks, patterns=tuple(args.preserve))
+    protect = protect.without(args.no_protect)
     from lingua_core.protect import find_protected_spans
 
     find_protected_spans("", protect)  # reject a bad --preserve regex before loading the model

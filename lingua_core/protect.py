@@ -15,8 +15,9 @@ import bisect
 import functools
 import operator
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lingua_core import facts, structure
 from lingua_core.errors import InputError
@@ -53,22 +54,41 @@ class ProtectOptions:
     @classmethod
     def nothing(cls, patterns: tuple[str, ...] = ()) -> ProtectOptions:
         """No built-in protection (the reference's behaviour), only ``patterns`` if given."""
-        return cls(
-            keep_code_blocks=False,
-            keep_front_matter=False,
-            keep_urls=False,
-            keep_placeholders=False,
-            keep_segment_tags=False,
-            keep_role_markers=False,
-            keep_negations=False,
-            keep_headings=False,
-            keep_numbers=False,
-            keep_identifiers=False,
-            keep_quotes=False,
-            keep_structure=False,
-            keep_format_lines=False,
-            patterns=patterns,
-        )
+        off: dict[str, Any] = dict.fromkeys(PROTECTION_KINDS.values(), False)
+        return cls(**off, patterns=patterns)
+
+    def without(self, kinds: Iterable[str]) -> ProtectOptions:
+        """These options with the named kinds (keys of ``PROTECTION_KINDS``) switched off.
+
+        Raises InputError naming the known kinds for an unknown one (a CLI flag or an
+        editor setting passes user text here).
+        """
+        fields: dict[str, Any] = {}
+        for kind in kinds:
+            field_name = PROTECTION_KINDS.get(kind.strip().lower())
+            if field_name is None:
+                known = ", ".join(PROTECTION_KINDS)
+                raise InputError(f"unknown protection {kind!r}; known: {known}")
+            fields[field_name] = False
+        return replace(self, **fields)
+
+
+# The switchable kinds by the names the CLI (--no-protect) and the editor setting use.
+PROTECTION_KINDS: dict[str, str] = {
+    "code-blocks": "keep_code_blocks",
+    "front-matter": "keep_front_matter",
+    "urls": "keep_urls",
+    "placeholders": "keep_placeholders",
+    "segment-tags": "keep_segment_tags",
+    "roles": "keep_role_markers",
+    "negations": "keep_negations",
+    "headings": "keep_headings",
+    "numbers": "keep_numbers",
+    "identifiers": "keep_identifiers",
+    "quotes": "keep_quotes",
+    "structure": "keep_structure",
+    "format-lines": "keep_format_lines",
+}
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress reports: enough for a smooth bar
-# The compressor lands within 5 % of a token target, on either side; users read a target as a
-# ceiling ("fit the budget"), so aim that much lower.
-TARGET_MARGIN = 1.05
 
 
 class RequestFailed(JsonRpcException):
@@ -210,11 +207,12 @@ async def compress_range(
     job = CompressJob(
         text=core,
         rate=rate,
-        target_tokens=max(1, int(target_tokens / TARGET_MARGIN)) if target_tokens else None,
+        target_tokens=target_tokens,
         method=settings.method,
         encoding=settings.encoding,
         preserve=settings.preserve,
         keep_code_blocks=settings.keep_code_blocks,
+        unprotect=settings.unprotect,
         word_scores=word_scores,
     )
     cancel = threading.Event()

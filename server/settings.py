@@ -39,6 +39,7 @@ class Settings:
     prompt_files: tuple[str, ...] = DEFAULT_PROMPT_FILES
     preserve: tuple[str, ...] = ()
     keep_code_blocks: bool = True
+    unprotect: tuple[str, ...] = ()
     python: str = ""
     # Derived from target_model (see ``with_target``), so handlers never look prices up again.
     encoding: str = field(default="o200k_base", compare=False)
@@ -98,6 +99,12 @@ def _check(key: str, value: Any) -> tuple[Any, str | None]:
         return tuple(value), None
     if key == "keepCodeBlocks":
         return (value, None) if isinstance(value, bool) else (None, "true or false")
+    if key == "unprotect":
+        from lingua_core.protect import PROTECTION_KINDS
+
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v in PROTECTION_KINDS for v in value):
+            return None, "a list of: " + ", ".join(PROTECTION_KINDS)
+        return tuple(value), None
     raise AssertionError(key)
 
 

@@ -66,6 +66,7 @@ class CompressJob:
     encoding: str
     preserve: tuple[str, ...]
     keep_code_blocks: bool
+    unprotect: tuple[str, ...] = ()
     word_scores: bool = False
 
 
@@ -177,7 +178,7 @@ class ModelWorker:
         log.info("model %s loaded in %.1f s", model, time.perf_counter() - started)
         gc.freeze()  # the model's objects live on: keep them out of every later collection
         self._compressor, self._loaded_spec = compressor, spec
-        method = "llmlingua2" if compressor.kind.value == "token_classifier" else "llmlingua"
+        method = compressor.resolve_method("auto")[0].value
         self._set_status(ModelStatus(ModelState.READY, model, str(compressor.lm.device), method))
         return compressor
 
@@ -201,20 +202,16 @@ class ModelWorker:
         def on_progress(done: int, total: int) -> None:
             progress(f"Compressing {label}", round(100 * done / total) if total else None)
 
-        protect = ProtectOptions(keep_code_blocks=job.keep_code_blocks, patterns=job.preserve)
-        prompt, method = Prompt.from_text(job.text), job.method
-        if method == "longllmlingua":
-            # The question-aware method needs a question: a selection that ends by asking one
-            # gives it; otherwise plain LLMLingua is all that can run.
-            prompt = Prompt.with_trailing_question(job.text)
-            if not prompt.question:
-                method = "llmlingua"
+        protect = ProtectOptions(keep_code_blocks=job.keep_code_blocks, patterns=job.preserve).without(job.unprotect)
         try:
+            # The engine picks what runs: the model's method for "auto", and for a
+            # question-aware method the selection's trailing question (or the plain form).
             return compressor.compress(
-                prompt,
+                Prompt.from_text(job.text),
                 rate=job.rate,
                 target_tokens=job.target_tokens,
-                method=method,
+                ceiling=job.target_tokens is not None,  # users read a token target as "fit the budget"
+                method=job.method,
                 encoding=job.encoding,
                 options=LLMLinguaOptions(protect=protect),
                 word_scores=job.word_scores,

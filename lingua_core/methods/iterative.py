@@ -274,6 +274,7 @@ def compress_tokens(
             if window_scores.shape[0] < end - start:
                 window_scores = np.concatenate((window_scores, [np.inf]))
         window_forced, window_excluded = forced[start:end], excluded[start:end]
+        window_scores = np.where(np.isnan(window_scores), np.inf, window_scores) if unit is None else window_scores
         rest = int(active_after[end])  # tokens after this window still to be scored
         if unit is None:
             window_scores = np.where(window_excluded, -np.inf, window_scores)

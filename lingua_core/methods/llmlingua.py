@@ -369,6 +369,7 @@ def sentence_end_marks(words: Words) -> BoolArray:
     return marks
 
 
+_PINNING = frozenset({"json", "code_block", "front_matter", "format_line", "placeholder", "segment_tag"})
 _FACT_KINDS_ONLY = replace(
     ProtectOptions.nothing(), keep_numbers=True, keep_identifiers=True, keep_quotes=True, keep_urls=True
 )
@@ -410,10 +411,15 @@ def drop_sentences(
     alive = np.ones(count, dtype=bool)
     if count < 2 or fits(alive):
         return excluded
-    pinned = np.asarray(
-        [free[i] == 0 or _must_keep_context(text[s:e], options.protect) for i, (s, e) in enumerate(sentences)],
-        dtype=bool,
+    # Sentences that hold template markup or part of a structure (a JSON example, a code
+    # block, an output-format line) stay: dropping them whole would break what parses.
+    structure = span_mask(
+        tokens,
+        [(span.start, span.end) for span in find_protected_spans(text, options.protect) if span.kind in _PINNING],
     )
+    in_structure = np.bincount(sentence_of, weights=structure.astype(np.float64), minlength=count) > 0
+    pinned = (free == 0) | in_structure
+    pinned |= np.asarray([_must_keep_context(text[s:e], options.protect) for s, e in sentences], dtype=bool)
     if pinned.all():
         return excluded
     losses = context_token_losses(lm, tokens.ids, cancelled)

@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lingua_core.methods.iterative import CompressionCancelled, IterativeSettings, ThresholdPool, compress_tokens
+from lingua_core.methods.iterative import (
+    CompressionCancelled,
+    IterativeSettings,
+    Scoring,
+    ThresholdPool,
+    compress_tokens,
+)
 from lingua_core.models import load_model
 from lingua_core.pieces import tokenize
 from tests.conftest import tiny_llama
@@ -33,6 +39,8 @@ def _compress(
     condition: np.ndarray | None = None,
     max_positions: int | None = None,
     cancelled: Callable[[], bool] | None = None,
+    scoring: Scoring = Scoring.OWN_TOKEN,
+    unit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     return compress_tokens(
         lm.model,
@@ -41,8 +49,9 @@ def _compress(
         np.zeros(len(ids), dtype=bool),
         device=lm.device,
         max_positions=max_positions or lm.max_positions,
-        settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool),
+        settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool, scoring=scoring),
         condition=condition,
+        unit=unit,
         cancelled=cancelled,
     )
 
@@ -54,10 +63,13 @@ def _run(
     ratio: float = 0.5,
     condition: np.ndarray | None = None,
     pool: ThresholdPool = ThresholdPool.WINDOW,
+    scoring: Scoring = Scoring.OWN_TOKEN,
 ):
     lm = load_model(str(model_dir), dtype="fp32")
     tokens = tokenize(lm.tokenizer, TEXT)
-    keep, scores = _compress(lm, tokens.ids, ratio=ratio, window=window, reuse=reuse, pool=pool, condition=condition)
+    keep, scores = _compress(
+        lm, tokens.ids, ratio=ratio, window=window, reuse=reuse, pool=pool, condition=condition, scoring=scoring
+    )
     return tokens, keep, scores
 
 
@@ -97,8 +109,10 @@ def test_condition_prefix_and_window_sizes(tmp_path: Path) -> None:
     tokens, keep_a, _ = _run(model_dir, reuse=True, window=50, condition=question)
     _, keep_b, _ = _run(model_dir, reuse=False, window=50, condition=question)
     assert (keep_a == keep_b).all()
-    assert keep_a[-1]  # the last token is always kept
+    assert keep_a[0]  # the first token has no prediction to judge it by: it stays
     assert keep_a.sum() < len(tokens)
+    _, keep_reference, _ = _run(model_dir, reuse=True, window=50, condition=question, scoring=Scoring.NEXT_TOKEN)
+    assert keep_reference[-1]  # the reference keeps the text's last token
 
 
 def test_cancel_between_windows(tmp_path: Path) -> None:
@@ -123,22 +137,28 @@ def _next_token_losses(model: object, ids: list[int]) -> np.ndarray:
         return torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none").numpy()
 
 
-def test_contrastive_rows_equal_two_separate_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scoring", [Scoring.OWN_TOKEN, Scoring.NEXT_TOKEN])
+def test_contrastive_rows_equal_two_separate_passes(tmp_path: Path, scoring: Scoring) -> None:
     # Keeping everything, the cache is the whole text, so each score must be the token's
     # loss alone minus its loss after the question, computed here by two plain forwards.
-    # This pins the two-row layout: row 0's hidden question entries, its shifted positions.
+    # This pins the two-row layout: row 0's hidden question entries, its shifted positions;
+    # and which token a loss scores: its own (default) or the one before it (the reference).
     model_dir = tiny_llama(tmp_path / "pair", layers=3)
     lm = load_model(str(model_dir), dtype="fp32")
     question = list(lm.tokenizer("What did the committee decide?\n\n").input_ids)
     tokens, keep, scores = _run(
-        model_dir, reuse=True, window=37, ratio=1.0, condition=np.asarray(question, dtype=np.int64)
+        model_dir, reuse=True, window=37, ratio=1.0, condition=np.asarray(question, dtype=np.int64), scoring=scoring
     )
     assert keep.all()
     ids = [int(i) for i in tokens.ids]
     alone = _next_token_losses(lm.model, ids)
     after_question = _next_token_losses(lm.model, question + ids)[len(question) :]
-    np.testing.assert_allclose(scores[:-1], alone - after_question, rtol=1e-4, atol=1e-4)
-    assert np.isinf(scores[-1])
+    if scoring is Scoring.OWN_TOKEN:
+        np.testing.assert_allclose(scores[1:], alone - after_question, rtol=1e-4, atol=1e-4)
+        assert np.isinf(scores[0])
+    else:
+        np.testing.assert_allclose(scores[:-1], alone - after_question, rtol=1e-4, atol=1e-4)
+        assert np.isinf(scores[-1])
 
 
 @pytest.mark.parametrize("with_question", [False, True])
@@ -155,7 +175,7 @@ def test_cache_evicts_when_the_context_window_fills(tmp_path: Path, with_questio
     _, scores_big = _compress(lm, tokens.ids, window=30, condition=condition)
     assert len(tokens) > 4 * 96
     np.testing.assert_allclose(scores_small[:60], scores_big[:60], rtol=1e-4, atol=1e-4)
-    assert np.isfinite(scores_small[:-1]).all()
+    assert np.isfinite(scores_small[1:]).all()
     assert 0.4 < keep_small.mean() < 0.6
 
 
@@ -166,5 +186,18 @@ def test_question_longer_than_the_context_window(tmp_path: Path) -> None:
     question = np.asarray(lm.tokenizer(TEXT[:1500] + " What happened?").input_ids, dtype=np.int64)
     assert question.shape[0] > 96
     keep, scores = _compress(lm, tokens.ids, window=30, condition=question, max_positions=96)
-    assert np.isfinite(scores[:-1]).all()
+    assert np.isfinite(scores[1:]).all()
     assert 0.3 < keep.mean() < 0.7
+
+
+def test_units_are_kept_or_dropped_whole(tmp_path: Path) -> None:
+    model_dir = tiny_llama(tmp_path / "units", layers=1)
+    lm = load_model(str(model_dir), dtype="fp32")
+    tokens = tokenize(lm.tokenizer, TEXT)
+    unit = np.arange(len(tokens)) // 3  # three tokens per unit, windows must not split one
+    keep, scores = _compress(lm, tokens.ids, window=20, unit=unit)
+    per_unit = keep.reshape(-1, 3) if len(tokens) % 3 == 0 else keep[: len(tokens) // 3 * 3].reshape(-1, 3)
+    assert (per_unit.all(axis=1) | ~per_unit.any(axis=1)).all()
+    assert 0.3 < keep.mean() < 0.7
+    # a unit's tokens share its score
+    assert all(len(set(scores[unit == u].tolist())) == 1 for u in range(10))

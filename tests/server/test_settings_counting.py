@@ -31,6 +31,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
         "promptFiles": ["**/*.txt"],
         "preserve": [r"\bSKU-\d+\b"],
         "keepCodeBlocks": False,
+        "unprotect": ["numbers", "format-lines"],
         "python": "/usr/bin/python3",
         "somethingNew": 1,
         "rate ": 3,
@@ -41,6 +42,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
     assert settings.method == "llmlingua2" and settings.rate == 0.5 and settings.token_budget == 1200
     assert settings.prompt_files == ("**/*.txt",) and settings.preserve == (r"\bSKU-\d+\b",)
     assert settings.keep_code_blocks is False
+    assert settings.unprotect == ("numbers", "format-lines")
     assert settings.usd_per_million == 3.0 and settings.context_window == 200_000
 
 
@@ -53,6 +55,7 @@ def test_invalid_values_fall_back_one_by_one() -> None:
         "method": "magic",
         "targetModel": "my-own-llm",
         "keepCodeBlocks": "yes",
+        "unprotect": ["numbers", "everything"],
         "promptFiles": "*.md",
         "model": "",
     }

@@ -13,6 +13,7 @@ export interface ServerSettings {
   promptFiles: string[];
   preserve: string[];
   keepCodeBlocks: boolean;
+  unprotect: string[];
 }
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
@@ -33,6 +34,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   ],
   preserve: [],
   keepCodeBlocks: true,
+  unprotect: [],
 });
 
 /** Keys the server reads (the client-only `python` is not sent in initializationOptions). */
@@ -75,6 +77,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     promptFiles: stringList(get('promptFiles')) ?? [...d.promptFiles],
     preserve: stringList(get('preserve')) ?? [...d.preserve],
     keepCodeBlocks: typeof keep === 'boolean' ? keep : d.keepCodeBlocks,
+    unprotect: stringList(get('unprotect')) ?? [...d.unprotect],
   };
 }
 

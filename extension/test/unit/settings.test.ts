@@ -50,6 +50,7 @@ describe('toServerSettings', () => {
       promptFiles: ['**/*.md'],
       preserve: ['\\bJSON\\b'],
       keepCodeBlocks: false,
+      unprotect: ['numbers', 'quotes'],
       python: '/usr/bin/python3',
     };
     const s = toServerSettings((k) => values[k]);
@@ -73,6 +74,7 @@ describe('toServerSettings', () => {
       promptFiles: ['ok', 3],
       preserve: 'not a list',
       keepCodeBlocks: 'yes',
+      unprotect: 'numbers',
     };
     assert.deepEqual(toServerSettings((k) => values[k]), DEFAULT_SETTINGS);
     assert.equal(toServerSettings((k) => (k === 'rate' ? 1.5 : undefined)).rate, 0.33);
