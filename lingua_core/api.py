@@ -34,6 +34,9 @@ _WORD_RE = re.compile(r"\S+")
 MAX_CHARS = 1_000_000  # beyond this a compression would take minutes; the caller should split the prompt
 
 
+_KIND_NAMES = {ModelKind.CAUSAL_LM: "causal LM", ModelKind.TOKEN_CLASSIFIER: "token-classification model"}
+
+
 def validate_budget(rate: float | None, target_tokens: int | None) -> None:
     if rate is not None and target_tokens is not None:
         raise InputError("Give either a rate or a target token count, not both.")
@@ -94,7 +97,8 @@ class Compressor:
         if spec.model_kind is not self.lm.kind:
             runs = ", ".join(m.value for m, s in METHODS.items() if s.model_kind is self.lm.kind)
             raise ModelError(
-                f"{self.lm.name} is a {self.lm.kind.value.replace('_', ' ')}: it runs {runs}, not {method.value}."
+                f"{method.value} needs a {_KIND_NAMES[spec.model_kind]}; {self.lm.name} is a "
+                f"{_KIND_NAMES[self.lm.kind]}, which runs {runs}."
             )
         if spec.needs_question and not has_question:
             found = Prompt.with_trailing_question(prompt.text) if len(prompt.parts()) == 1 else prompt

@@ -371,7 +371,12 @@ def sentence_end_marks(words: Words) -> BoolArray:
 
 _PINNING = frozenset({"json", "code_block", "front_matter", "format_line", "placeholder", "segment_tag"})
 _FACT_KINDS_ONLY = replace(
-    ProtectOptions.nothing(), keep_numbers=True, keep_identifiers=True, keep_quotes=True, keep_urls=True
+    ProtectOptions.nothing(),
+    keep_numbers=True,
+    keep_identifiers=True,
+    keep_quotes=True,
+    keep_urls=True,
+    keep_negations=True,
 )
 
 
@@ -399,9 +404,10 @@ def drop_sentences(
     sentence_starts = np.asarray([s for s, _ in sentences], dtype=np.int64)
     sentence_of = np.maximum(np.searchsorted(sentence_starts, np.maximum(tokens.ends - 1, 0), side="right") - 1, 0)
     count = len(sentences)
-    protected = np.bincount(sentence_of, weights=forced.astype(np.float64), minlength=count)
-    total = np.bincount(sentence_of, minlength=count).astype(np.float64)
-    free = total - protected
+    # Whitespace-only tokens ride with the word after them: they are neither free nor protected.
+    content = np.fromiter((bool(tokens.piece(i).strip()) for i in range(len(tokens))), dtype=bool, count=len(tokens))
+    protected = np.bincount(sentence_of, weights=(forced & content).astype(np.float64), minlength=count)
+    free = np.bincount(sentence_of, weights=(~forced & content).astype(np.float64), minlength=count)
     budget = max(0.0, target)
     excluded = np.zeros(len(tokens), dtype=bool)
 
@@ -418,7 +424,12 @@ def drop_sentences(
         [(span.start, span.end) for span in find_protected_spans(text, options.protect) if span.kind in _PINNING],
     )
     in_structure = np.bincount(sentence_of, weights=structure.astype(np.float64), minlength=count) > 0
-    pinned = (free == 0) | in_structure
+    # Sentences that state facts (numbers, dates, ids, quotes, links) or a negation are what
+    # questions ask about and what constraints say: the token-level pass may shorten them
+    # around their protected words, the coarse step never drops them.
+    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
+    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
+    pinned = (free == 0) | in_structure | has_fact
     pinned |= np.asarray([_must_keep_context(text[s:e], options.protect) for s, e in sentences], dtype=bool)
     if pinned.all():
         return excluded
@@ -427,16 +438,11 @@ def drop_sentences(
     sums = np.bincount(sentence_of[scored], weights=losses[scored], minlength=count)
     counts = np.bincount(sentence_of[scored], minlength=count)
     informative = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-    # Sentences that state facts (numbers, dates, ids, quotes, links) are what questions ask
-    # about: they go last, whatever a small LM thinks of their wording.
-    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
-    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
-    for index in np.lexsort((informative, has_fact)).tolist():
+    for index in np.argsort(informative, kind="stable").tolist():
         if fits(alive):
             break
-        if pinned[index]:
-            continue
-        alive[index] = False
+        if not pinned[index]:
+            alive[index] = False
     excluded = ~alive[sentence_of]
     return excluded
 

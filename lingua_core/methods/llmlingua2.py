@@ -924,7 +924,7 @@ def run(
     return WordDecision(
         words=words,
         keep=selection.keep,
-        scores=np.nan_to_num(pool.prob, nan=0.5),
+        scores=_fit_scores(pool, selection.keep, options),
         fixed=pool.fixed,
         kept_contexts=kept,
         context_starts=tuple(starts),
@@ -932,6 +932,15 @@ def run(
         exact_budget=not options.per_chunk,
         details={"context_scores": [float(x) for x in selection.context_scores]},
     )
+
+
+def _fit_scores(pool: _Pool, keep: BoolArray, options: LLMLingua2Options) -> FloatArray:
+    """The words' probabilities for the budget fit; duplicates ``drop_consecutive`` removed may not come back."""
+    scores = np.nan_to_num(pool.prob, nan=0.5)
+    if options.drop_consecutive:
+        dropped_duplicates = ~keep & (pool.equals >= 0) & pool.droppable
+        scores = np.where(dropped_duplicates, -np.inf, scores)
+    return scores
 
 
 def compress_llmlingua2(
@@ -962,7 +971,7 @@ def compress_llmlingua2(
     if not options.per_chunk and selection.desired > 0:
         keep = fit_to_budget(
             keep,
-            np.nan_to_num(pool.prob, nan=0.0),
+            _fit_scores(pool, keep, options),
             pool.fixed,
             lambda mask: pool.count(pool.spans(mask), encoding),
             max(1, round(selection.desired)),
