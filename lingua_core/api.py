@@ -34,7 +34,8 @@ _WORD_RE = re.compile(r"\S+")
 MAX_CHARS = 1_000_000  # beyond this a compression would take minutes; the caller should split the prompt
 
 
-_KIND_NAMES = {ModelKind.CAUSAL_LM: "causal LM", ModelKind.TOKEN_CLASSIFIER: "token-classification model"}
+_NEEDS = {ModelKind.CAUSAL_LM: "causal LM", ModelKind.TOKEN_CLASSIFIER: "token-classification model"}
+_IS = {ModelKind.CAUSAL_LM: "causal LM", ModelKind.TOKEN_CLASSIFIER: "token classifier"}
 
 
 def validate_budget(rate: float | None, target_tokens: int | None) -> None:
@@ -97,8 +98,8 @@ class Compressor:
         if spec.model_kind is not self.lm.kind:
             runs = ", ".join(m.value for m, s in METHODS.items() if s.model_kind is self.lm.kind)
             raise ModelError(
-                f"{method.value} needs a {_KIND_NAMES[spec.model_kind]}; {self.lm.name} is a "
-                f"{_KIND_NAMES[self.lm.kind]}, which runs {runs}."
+                f"{method.value} needs a {_NEEDS[spec.model_kind]}; {self.lm.name} is a "
+                f"{_IS[self.lm.kind]}, which runs {runs}."
             )
         if spec.needs_question and not has_question:
             found = Prompt.with_trailing_question(prompt.text) if len(prompt.parts()) == 1 else prompt

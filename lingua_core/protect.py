@@ -24,9 +24,11 @@ from lingua_core.errors import InputError
 from lingua_core.segments import find_segment_tags
 
 __all__ = [
+    "PROTECTION_KINDS",
     "ProtectOptions",
     "Span",
     "find_protected_spans",
+    "holds_template_markup",
     "overlaps",
     "protected_mask",
 ]
@@ -469,3 +471,20 @@ def protected_mask(text: str, spans: Sequence[Span]) -> list[bool]:
     for span in spans:
         mask[span.start : span.end] = [True] * (span.end - span.start)
     return mask
+
+
+def holds_template_markup(text: str, options: ProtectOptions = ProtectOptions()) -> bool:
+    """Whether ``text`` holds a placeholder or a segment tag (as ``options`` protect them).
+
+    A coarse filter must never drop such a context or sentence: the program that fills the
+    template would miss a field. Asked apart from the other kinds, because merged spans
+    keep only the enclosing kind (a quote around ``{{ name }}`` is a "quote").
+    """
+    if not (options.keep_placeholders or options.keep_segment_tags):
+        return False
+    only = replace(
+        ProtectOptions.nothing(),
+        keep_placeholders=options.keep_placeholders,
+        keep_segment_tags=options.keep_segment_tags,
+    )
+    return bool(find_protected_spans(text, only))

@@ -227,6 +227,9 @@ async def compress_range(
             cancel.set()
             raise
         outcome = f"{result.origin_tokens} -> {result.compressed_tokens} tokens ({result.ratio:.1f}x)"
+        if result.details.get("budget_note"):
+            # Protected text alone exceeded the target: say so where the user sees the outcome.
+            outcome += f"; {result.details['protected_tokens']} tokens are protected (placeholders, facts, structure)"
     except JobCancelled:
         raise JsonRpcRequestCancelled("Compression cancelled; nothing was changed.") from None
     except ModelLoadError as exc:

@@ -424,12 +424,7 @@ def drop_sentences(
         [(span.start, span.end) for span in find_protected_spans(text, options.protect) if span.kind in _PINNING],
     )
     in_structure = np.bincount(sentence_of, weights=structure.astype(np.float64), minlength=count) > 0
-    # Sentences that state facts (numbers, dates, ids, quotes, links) or a negation are what
-    # questions ask about and what constraints say: the token-level pass may shorten them
-    # around their protected words, the coarse step never drops them.
-    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
-    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
-    pinned = (free == 0) | in_structure | has_fact
+    pinned = (free == 0) | in_structure
     pinned |= np.asarray([_must_keep_context(text[s:e], options.protect) for s, e in sentences], dtype=bool)
     if pinned.all():
         return excluded
@@ -438,11 +433,20 @@ def drop_sentences(
     sums = np.bincount(sentence_of[scored], weights=losses[scored], minlength=count)
     counts = np.bincount(sentence_of[scored], minlength=count)
     informative = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-    for index in np.argsort(informative, kind="stable").tolist():
+    # Sentences that state facts (numbers, dates, ids, quotes, links) or a negation are what
+    # questions ask about and what constraints say: they go last, whatever a small LM thinks
+    # of their wording, and when they go they go whole (never a fact cut out of a sentence).
+    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
+    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
+    order = [i for i in np.lexsort((informative, has_fact)).tolist() if not pinned[i]]
+    # The most informative droppable sentence stays when nothing else would: an empty
+    # output is never the answer to a budget that protected text alone exceeds.
+    if not pinned.any() and order:
+        order = order[:-1]
+    for index in order:
         if fits(alive):
             break
-        if not pinned[index]:
-            alive[index] = False
+        alive[index] = False
     excluded = ~alive[sentence_of]
     return excluded
 

@@ -59,7 +59,7 @@ from lingua_core.methods.base import BudgetAsk, WordDecision
 from lingua_core.models import LoadedModel, ModelKind
 from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.prompt import SEPARATOR, Prompt
-from lingua_core.protect import ProtectOptions, find_protected_spans
+from lingua_core.protect import ProtectOptions, find_protected_spans, holds_template_markup
 from lingua_core.result import WordScore
 from lingua_core.segments import find_segment_tags, parse_segments
 from lingua_core.sentences import split_sentences
@@ -690,7 +690,7 @@ def _pinned(text: str, state: _Context, index: int, options: LLMLingua2Options) 
     """A context the context filter must keep: asked for, or holding placeholders or verbatim segments."""
     if index in options.force_context_ids or bool((state.group < 0).any()):
         return True
-    return any(s.kind in {"placeholder", "segment_tag"} for s in find_protected_spans(text, options.protect))
+    return holds_template_markup(text, options.protect)
 
 
 def _select_contexts(
@@ -976,6 +976,8 @@ def compress_llmlingua2(
             lambda mask: pool.count(pool.spans(mask), encoding),
             max(1, round(selection.desired)),
         )
+        if options.drop_consecutive:  # words the fit dropped can bring two copies together
+            keep[_consecutive_duplicates(keep, pool.equals, pool.droppable)] = False
     spans = pool.spans(keep)
     measured = pool.count(spans, encoding)
 

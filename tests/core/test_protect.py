@@ -626,3 +626,16 @@ def test_markdown_headings() -> None:
         ("heading", "# Context"),
         ("heading", "## Output format  "),
     ]
+
+
+def test_kinds_are_switched_off_by_name() -> None:
+    from lingua_core.protect import PROTECTION_KINDS
+
+    text = "Ticket SM-8501 costs $1,200 and must not be closed."
+    kinds = {span.kind for span in find_protected_spans(text)}
+    assert {"identifier", "number", "negation"} <= kinds
+    fewer = ProtectOptions().without(["numbers", "identifiers"])
+    assert {span.kind for span in find_protected_spans(text, fewer)} == {"negation"}
+    assert ProtectOptions().without(PROTECTION_KINDS) == ProtectOptions.nothing()
+    with pytest.raises(InputError, match="unknown protection 'digits'"):
+        ProtectOptions().without(["digits"])
