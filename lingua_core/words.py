@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Aggregation", "Words", "is_punctuation", "overlap_pairs", "split_words", "word_mask"]
+__all__ = ["Aggregation", "Words", "aggregate_by", "is_punctuation", "overlap_pairs", "split_words", "word_mask"]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -173,3 +173,24 @@ def word_mask(words: Words, spans: Sequence[tuple[int, int]]) -> BoolArray:
         _, word = overlap_pairs(words, array[:, 0], array[:, 1])
         mask[word] = True
     return mask
+
+
+def aggregate_by(
+    values: npt.NDArray[np.float64], owner: IntArray, count: int, how: Aggregation
+) -> npt.NDArray[np.float64]:
+    """One value per owner (a word) from its parts' values (its tokens', in text order); NaN for an owner with none."""
+    seen = np.bincount(owner, minlength=count) > 0
+    result = np.full(count, np.nan)
+    if how is Aggregation.MEAN:
+        sums = np.bincount(owner, weights=values, minlength=count)
+        result[seen] = sums[seen] / np.bincount(owner, minlength=count)[seen]
+    elif how is Aggregation.SUM:
+        result[seen] = np.bincount(owner, weights=values, minlength=count)[seen]
+    elif how is Aggregation.MAX:
+        best = np.full(count, -np.inf)
+        np.maximum.at(best, owner, values)
+        result[seen] = best[seen]
+    else:  # FIRST: the first part decides
+        first_owner, first_index = np.unique(owner, return_index=True)
+        result[first_owner] = values[first_index]
+    return result

@@ -25,7 +25,7 @@ import torch
 
 from lingua_core.methods.kv_cache import CompressedCache
 from lingua_core.progress import CompressionCancelled, Progress
-from lingua_core.words import Aggregation
+from lingua_core.words import Aggregation, aggregate_by
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -177,22 +177,8 @@ def unit_scores(token_scores: FloatArray, unit: IntArray, count: int, how: Aggre
     A unit whose tokens all lack a score gets +inf: with nothing to judge it by, it stays.
     """
     valid = ~np.isnan(token_scores)
-    values, owner = token_scores[valid], unit[valid]
-    seen = np.bincount(owner, minlength=count) > 0
-    result = np.full(count, np.inf)
-    if how is Aggregation.MEAN:
-        sums = np.bincount(owner, weights=values, minlength=count)
-        result[seen] = sums[seen] / np.bincount(owner, minlength=count)[seen]
-    elif how is Aggregation.SUM:
-        result[seen] = np.bincount(owner, weights=values, minlength=count)[seen]
-    elif how is Aggregation.MAX:
-        best = np.full(count, -np.inf)
-        np.maximum.at(best, owner, values)
-        result[seen] = best[seen]
-    else:  # FIRST: the first scored token of the unit
-        first_units, first_index = np.unique(owner, return_index=True)
-        result[first_units] = values[first_index]
-    return result
+    result = aggregate_by(token_scores[valid], unit[valid], count, how)
+    return np.where(np.isnan(result), np.inf, result)
 
 
 def _window_end(start: int, count: int, window: int, unit: IntArray | None) -> int:
@@ -255,7 +241,8 @@ def compress_tokens(
         question = torch.as_tensor(condition[-(max_positions // 2) :], dtype=torch.long, device=device)
     streams = _Streams(model, question, settings.reuse_kv, max_positions, settings.sink_tokens)
     pool = _Pool()
-    active_after = np.concatenate((np.cumsum((~excluded)[::-1])[::-1], [0]))
+    scored = ~excluded if unit is None else ~excluded & ~forced  # what a threshold is taken over
+    active_after = np.concatenate((np.cumsum(scored[::-1])[::-1], [0]))
     carried = np.full(streams.rows, np.nan)  # the look-ahead loss of the next window's first token
     start = 0
     while start < count:
@@ -291,11 +278,14 @@ def compress_tokens(
             sizes = np.bincount(local, minlength=units).astype(np.float64)
             first_token = np.searchsorted(local, np.arange(units))
             unit_excluded = np.bincount(local, weights=window_excluded.astype(np.float64), minlength=units) > 0
+            unit_forced = np.bincount(local, weights=window_forced.astype(np.float64), minlength=units) > 0
             per_unit[unit_excluded] = -np.inf
-            unit_keep = _window_keep(per_unit, sizes, ratio[start:end][first_token], pool, settings.pool, rest)
-            unit_keep |= np.bincount(local, weights=window_forced.astype(np.float64), minlength=units) > 0
-            unit_keep &= ~unit_excluded
-            pool.add(per_unit[unit_keep], sizes[unit_keep])
+            # Forced words stay whatever their score, so they take no part in the threshold:
+            # the ratio is the share of the free words to keep.
+            free_scores = np.where(unit_forced, np.nan, per_unit)
+            unit_keep = _window_keep(free_scores, sizes, ratio[start:end][first_token], pool, settings.pool, rest)
+            unit_keep = (unit_keep | unit_forced) & ~unit_excluded
+            pool.add(np.where(unit_forced, np.nan, per_unit)[unit_keep], sizes[unit_keep])
             window_keep = unit_keep[local]
             window_scores = per_unit[local]
         if not own_scores and lookahead == end:  # the text's last token is always kept, as in the reference

@@ -253,8 +253,13 @@ def compress_contexts(
     excluded = np.zeros(len(tokens), dtype=bool)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
         excluded = drop_sentences(lm, tokens, forced, budget.target, options, cancelled)
-    active = max(1.0, sum(lengths) * (1.0 - float(excluded.mean())) if len(tokens) else 1.0)
-    base_ratio = budget.target / (active + 1) if lengths else 1.0
+    if reference:
+        base_ratio = budget.target / (sum(lengths) + 1) if lengths else 1.0
+    else:
+        # Protected tokens are kept whatever their score: the ratio is the share of the
+        # *free* tokens (outside dropped sentences) that the rest of the budget buys.
+        free_active = float((~forced & ~excluded).sum())
+        base_ratio = (budget.target - float((forced & ~excluded).sum())) / max(1.0, free_active)
     base_ratio = min(1.0, max(0.0, base_ratio))
     ratio, verbatim = _token_ratios(
         tokens, starts, base_ratio, [o for _, o in kept], rate if rate is not None else base_ratio

@@ -64,7 +64,7 @@ from lingua_core.result import WordScore
 from lingua_core.segments import find_segment_tags, parse_segments
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens, get_encoding
-from lingua_core.words import Aggregation, Words, overlap_pairs, split_words, word_mask
+from lingua_core.words import Aggregation, Words, aggregate_by, overlap_pairs, split_words, word_mask
 
 __all__ = [
     "Aggregation",
@@ -415,21 +415,8 @@ def aggregate(
     """
     count = len(words)
     token, word = overlap_pairs(words, starts, ends)
-    values = probs[token]
     scored = np.bincount(word, minlength=count) > 0
-    result = np.full(count, np.nan)
-    if how is Aggregation.MEAN:
-        sums = np.bincount(word, weights=values, minlength=count)
-        result[scored] = sums[scored] / np.bincount(word, minlength=count)[scored]
-    elif how is Aggregation.SUM:
-        result[scored] = np.bincount(word, weights=values, minlength=count)[scored]
-    elif how is Aggregation.MAX:
-        best = np.full(count, -np.inf)
-        np.maximum.at(best, word, values)
-        result[scored] = best[scored]
-    else:
-        unique, first = np.unique(word, return_index=True)  # pairs follow token order
-        result[unique] = values[first]
+    result = aggregate_by(probs[token], word, count, how)
     return result, scored
 
 
