@@ -28,7 +28,7 @@ from lingua_core.methods.perplexity import mean_losses, next_token_losses
 from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
 from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.prompt import SEPARATOR, Prompt
-from lingua_core.protect import ProtectOptions, find_protected_spans
+from lingua_core.protect import ProtectOptions, Span, find_protected_spans, holds_template_markup
 from lingua_core.segments import parse_segments
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens
@@ -36,6 +36,7 @@ from lingua_core.words import Words, overlap_pairs, split_words, word_mask
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 # LongLLMLingua appends this to the question when it asks which document answers it.
 QUESTION_HINT = " We can get the answer to this question in the given documents."
@@ -102,12 +103,7 @@ def _protected(text: str, options: ProtectOptions) -> list[tuple[int, int]]:
 
 def _must_keep_context(text: str, options: ProtectOptions) -> bool:
     """A context holding a placeholder, a segment tag or an uncompressible segment is never dropped."""
-    markup = replace(
-        ProtectOptions.nothing(),
-        keep_placeholders=options.keep_placeholders,
-        keep_segment_tags=options.keep_segment_tags,
-    )
-    if find_protected_spans(text, markup):
+    if holds_template_markup(text, options):
         return True
     return any(not segment.compress for segment in parse_segments(text))
 
@@ -240,19 +236,24 @@ def compress_contexts(
     words = split_words(text)
     reference = options.iterative.scoring is Scoring.NEXT_TOKEN
     token_unit, word_unit = word_units(tokens, words)
-    fixed_words = word_mask(words, _protected(text, options.protect))
+    protected_spans = find_protected_spans(text, options.protect)  # once: the scan is the costly part
+    fixed_words = word_mask(words, [(span.start, span.end) for span in protected_spans])
     if options.keep_sentence_ends and not reference:
         fixed_words |= sentence_end_marks(words)
     forced = np.zeros(len(tokens), dtype=bool)
     if len(words):
         unit_fixed = np.zeros(int(word_unit[-1]) + 1, dtype=bool)
         np.logical_or.at(unit_fixed, word_unit, fixed_words)
-        forced = unit_fixed[token_unit] if not reference else span_mask(tokens, _protected(text, options.protect))
+        forced = (
+            unit_fixed[token_unit]
+            if not reference
+            else span_mask(tokens, [(span.start, span.end) for span in protected_spans])
+        )
     # The reference estimates each context at its length plus 2 for the separator.
     lengths = [lm_length(lm.tokenizer, c) + 2 for c, _ in kept]
     excluded = np.zeros(len(tokens), dtype=bool)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
-        excluded = drop_sentences(lm, tokens, forced, budget.target, options, cancelled)
+        excluded = drop_sentences(lm, tokens, forced, budget.target, options, protected_spans, cancelled)
     if reference:
         base_ratio = budget.target / (sum(lengths) + 1) if lengths else 1.0
     else:
@@ -286,9 +287,10 @@ def compress_contexts(
             progress=progress,
             cancelled=cancelled,
         )
-    word_keep, word_scores = _to_words(words, tokens, token_keep, token_scores)
-    word_fixed = fixed_words | _to_words(words, tokens, verbatim, token_scores)[0]
-    word_dropped = _to_words(words, tokens, excluded, token_scores)[0]
+    pairs = overlap_pairs(words, tokens.starts, tokens.ends)
+    word_keep, word_scores = _to_words(len(words), pairs, token_keep, token_scores)
+    word_fixed = fixed_words | _to_words(len(words), pairs, verbatim, token_scores)[0]
+    word_dropped = _to_words(len(words), pairs, excluded, token_scores)[0]
     word_keep &= ~word_dropped
     word_scores[word_dropped] = -np.inf
     word_fixed &= ~word_dropped
@@ -346,13 +348,16 @@ def run_question_aware(
 
 
 def _to_words(
-    words: Words, tokens: TokenizedText, token_flags: BoolArray, token_scores: FloatArray
+    count: int, pairs: tuple[IntArray, IntArray], token_flags: BoolArray, token_scores: FloatArray
 ) -> tuple[BoolArray, FloatArray]:
-    """A word is kept when any of its tokens is; its score is its best token's."""
-    token_index, word_index = overlap_pairs(words, tokens.starts, tokens.ends)
-    keep = np.zeros(len(words), dtype=bool)
+    """A word is kept when any of its tokens is; its score is its best token's.
+
+    ``pairs``: (token, word) index pairs of every token and the words it overlaps.
+    """
+    token_index, word_index = pairs
+    keep = np.zeros(count, dtype=bool)
     np.logical_or.at(keep, word_index, token_flags[token_index])
-    scores = np.full(len(words), -np.inf)
+    scores = np.full(count, -np.inf)
     np.maximum.at(scores, word_index, token_scores[token_index])
     return keep, scores
 
@@ -391,6 +396,7 @@ def drop_sentences(
     forced: BoolArray,
     target: float,
     options: LLMLinguaOptions,
+    protected_spans: list[Span],
     cancelled: Callable[[], bool] | None = None,
 ) -> BoolArray:
     """Tokens of whole sentences to drop first, when the budget would shred every sentence.
@@ -426,7 +432,7 @@ def drop_sentences(
     # block, an output-format line) stay: dropping them whole would break what parses.
     structure = span_mask(
         tokens,
-        [(span.start, span.end) for span in find_protected_spans(text, options.protect) if span.kind in _PINNING],
+        [(span.start, span.end) for span in protected_spans if span.kind in _PINNING],
     )
     in_structure = np.bincount(sentence_of, weights=structure.astype(np.float64), minlength=count) > 0
     pinned = (free == 0) | in_structure
