@@ -119,7 +119,7 @@ def fidelity(sizes: list[int]) -> list[dict[str, Any]]:
 
     from bench.reference import load_reference
     from lingua_core import Compressor
-    from lingua_core.methods.llmlingua2 import LLMLingua2Options
+    from lingua_core.methods.llmlingua2_options import LLMLingua2Options
     from lingua_core.protect import ProtectOptions
 
     model_dir = classifier_dir()
@@ -165,7 +165,7 @@ def run_one(side: str, size: int, repeats: int) -> dict[str, Any]:
             ref.compress_prompt([text], rate=RATE, force_tokens=list(FORCE_TOKENS))
     elif side.startswith("lingua"):
         from lingua_core import Compressor
-        from lingua_core.methods.llmlingua2 import LLMLingua2Options
+        from lingua_core.methods.llmlingua2_options import LLMLingua2Options
 
         dtype = torch.bfloat16 if side.endswith("bf16") else torch.float32
         compressor = Compressor.load(str(model_dir), dtype=dtype)

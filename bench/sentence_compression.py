@@ -115,8 +115,10 @@ def split(
 
 def word_probabilities(compressor: Any, originals: list[LabelledSample]) -> list[np.ndarray]:
     """The classifier's word keep-probabilities, aggregated as inference does."""
-    from lingua_core.methods.llmlingua2 import Aggregation, aggregate, encode_windows, keep_probabilities
+    from lingua_core.methods.llmlingua2_scores import aggregate, keep_probabilities
+    from lingua_core.methods.llmlingua2_windows import encode_windows
     from lingua_core.train.classifier import sample_words
+    from lingua_core.words import Aggregation
 
     lm = compressor.lm
     words = [sample_words(s) for s in originals]
@@ -134,7 +136,7 @@ def word_probabilities(compressor: Any, originals: list[LabelledSample]) -> list
 
 def compressed_keep(compressor: Any, originals: list[LabelledSample], rate: float) -> list[np.ndarray]:
     """Which words ``lingua compress`` keeps at ``rate`` through the public API."""
-    from lingua_core.methods.llmlingua2 import LLMLingua2Options
+    from lingua_core.methods.llmlingua2_options import LLMLingua2Options
     from lingua_core.protect import ProtectOptions
 
     options = LLMLingua2Options(protect=ProtectOptions.nothing(), force_tokens=())

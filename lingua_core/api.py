@@ -22,7 +22,7 @@ from lingua_core.budget import BUDGET_TOLERANCE, fit_to_budget
 from lingua_core.errors import InputError, ModelError
 from lingua_core.methods.base import BudgetAsk, Method, WordDecision
 from lingua_core.methods.llmlingua import LLMLinguaOptions
-from lingua_core.methods.llmlingua2 import LLMLingua2Options
+from lingua_core.methods.llmlingua2_options import LLMLingua2Options
 from lingua_core.methods.registry import METHODS, default_method
 from lingua_core.models import EMBEDDED, LoadedModel, ModelKind, load_model
 from lingua_core.progress import Progress

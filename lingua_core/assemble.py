@@ -10,19 +10,23 @@ than as word salad live in one place:
   never joined into one, and a dropped line break never flattens a list or a table.
 * **Punctuation** that was attached to a dropped word (the "," of "So," once "So" is
   gone) stays against the kept word before it ("John, thinking", not "John , thinking");
-  after a dropped line break it goes too, so that it never starts a line.
+  after a dropped line break it goes too, so that it never starts a line. An opening
+  bracket or quote stays against the kept word after it ("(docs)", not "( docs)").
 * **Pairs.** A bracket or quote pair is kept when anything between them is, and dropped
   when nothing is, so the output's brackets balance wherever the input's did.
 * **Punctuation pile-ups.** Marks that end up side by side only because the words between
   them went (``the., John``) keep one: a sentence end over a comma or colon.
 * **Repeats.** Dropping the words between two equal words ("the X the") would print a
-  doubled word the input never had; the later copy goes.
+  doubled word the input never had; the later copy goes. Only within a line: a heading
+  after a heading with the same word is no stutter.
 
 The output is always a concatenation of substrings of the original (``kept_spans``), so an
 editor can show which characters survive and placeholders are never rebuilt.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +42,9 @@ IntArray = npt.NDArray[np.int64]
 _OPENERS = {"(": ")", "[": "]", "{": "}", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
 _CLOSERS = {close: open_ for open_, close in _OPENERS.items()}
 _STRAIGHT_QUOTES = frozenset({'"', "`"})
+_ESCAPED_QUOTES = frozenset({'\\"', "\\'"})
+_PAIRED_QUOTES = _STRAIGHT_QUOTES | _ESCAPED_QUOTES
+_CURLY_SINGLE = frozenset({"\u2018", "\u2019"})
 _OPENING_PUNCTUATION = frozenset(_OPENERS) | {"\u00bf", "\u00a1", "#", "$", "\u20ac", "\u00a3", "@"}
 
 
@@ -60,6 +67,15 @@ def _attaches_left(words: Words, index: int) -> bool:
         return False
     first = words.text[start]
     return is_punctuation(first) and first not in _OPENING_PUNCTUATION
+
+
+def _attaches_right(words: Words, index: int, opening: set[int]) -> bool:
+    """An opening bracket or quote that had no whitespace after it: "(see the docs)" -> "(docs)"."""
+    end = int(words.ends[index])
+    if end >= len(words.text) or words.text[end].isspace():
+        return False
+    word = _word_text(words, index)
+    return index in opening or all(ch in _OPENERS for ch in word)
 
 
 def kept_spans(words: Words, keep: BoolArray) -> list[tuple[int, int]]:
@@ -86,6 +102,7 @@ def kept_spans(words: Words, keep: BoolArray) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
 
+    opening = _opening_quotes(words)
     previous = -1
     for index in kept.tolist():
         if previous < 0:
@@ -94,7 +111,10 @@ def kept_spans(words: Words, keep: BoolArray) -> list[tuple[int, int]]:
             emit(int(ends[previous]), int(ends[index]))
         else:
             best = _separator(words, whitespace_word, previous, index)
-            if best[0] == 0 and _attaches_left(words, index):
+            joined = (_attaches_left(words, index) and index not in opening) or _attaches_right(
+                words, previous, opening
+            )
+            if best[0] == 0 and joined:
                 emit(int(starts[index]), int(ends[index]))
             else:
                 emit(best[3], best[4])
@@ -126,34 +146,81 @@ def kept_text(words: Words, keep: BoolArray) -> str:
     return "".join(words.text[s:e] for s, e in kept_spans(words, keep))
 
 
+_BRACKET_RE = re.compile(r"[()\[\]{}\u201c\u201d\u2018\u2019\u00ab\u00bb]")
+
+
 def _bracket_pairs(words: Words) -> list[tuple[int, int]]:
-    """(open, close) word indices of matched single-character brackets and quotes, inner pairs first."""
+    """(open, close) word indices of matched brackets and quotes, inner pairs first.
+
+    Brackets count wherever they sit, also inside a longer word (``Guide](https://x)``,
+    ``Entities(6),``): a kept word that holds one half needs its partner. Straight quotes
+    pair only as words of their own (a quote inside a word is an inch mark or an
+    apostrophe), an escaped ``\\"`` with its own kind, and only within a line. A pair
+    inside one word is no pair.
+    """
+    text = words.text
     stack: list[tuple[str, int]] = []
     pairs: list[tuple[int, int]] = []
-    open_quote: dict[str, int] = {}
-    text = words.text
-    for index, (start, end) in enumerate(zip(words.starts.tolist(), words.ends.tolist())):
-        if end - start != 1:
-            if "\n\n" in text[start:end]:
-                open_quote.clear()
-            continue
-        char = text[start]
+    for match in _BRACKET_RE.finditer(text):
+        char = match.group()
+        index = int(np.searchsorted(words.ends, match.start(), side="right"))
+        if char in _CURLY_SINGLE and words.ends[index] - words.starts[index] != 1:
+            continue  # an apostrophe ("don\u2019t"), not a quote
         if char in _OPENERS:
             stack.append((char, index))
-        elif char in _CLOSERS:
-            if stack and stack[-1][0] == _CLOSERS[char]:
-                pairs.append((stack.pop()[1], index))
-            elif any(opener == _CLOSERS[char] for opener, _ in stack):
-                while stack and stack[-1][0] != _CLOSERS[char]:
-                    stack.pop()  # an unclosed opener inside: give it up
-                pairs.append((stack.pop()[1], index))
-        elif char in _STRAIGHT_QUOTES:
-            if char in open_quote:
-                pairs.append((open_quote.pop(char), index))
+        elif stack and stack[-1][0] == _CLOSERS[char]:
+            opened = stack.pop()[1]
+            if opened != index:
+                pairs.append((opened, index))
+        elif any(opener == _CLOSERS[char] for opener, _ in stack):
+            while stack and stack[-1][0] != _CLOSERS[char]:
+                stack.pop()  # an unclosed opener inside: give it up
+            opened = stack.pop()[1]
+            if opened != index:
+                pairs.append((opened, index))
+    open_quote: dict[str, int] = {}
+    previous_end = 0
+    for index, (start, end) in enumerate(zip(words.starts.tolist(), words.ends.tolist())):
+        word = text[start:end]
+        if "\n" in text[previous_end:end]:
+            open_quote.clear()  # quotes pair within a line: one stray quote must not flip the rest
+        previous_end = end
+        quote = _quote_of(word)
+        if quote:
+            if quote in open_quote:
+                pairs.append((open_quote.pop(quote), index))
             else:
-                open_quote[char] = index
+                open_quote[quote] = index
     pairs.sort(key=lambda pair: (pair[1], -pair[0]))
     return pairs
+
+
+def _quote_of(word: str) -> str:
+    """The straight quote a word stands for: itself, an escaped quote, or the quote at the
+    edge of a run of marks (the backtick of "`###" in "`### Fetch Links`"); a fence is none."""
+    if word in _PAIRED_QUOTES:
+        return word
+    if len(word) < 2 or not all(is_punctuation(ch) for ch in word):
+        return ""
+    if word[0] in _STRAIGHT_QUOTES and word[1] != word[0]:
+        return word[0]
+    if word[-1] in _STRAIGHT_QUOTES and word[-2] != word[-1]:
+        return word[-1]
+    return ""
+
+
+def _opening_quotes(words: Words) -> set[int]:
+    text = words.text
+    return {
+        open_index
+        for open_index, _ in _bracket_pairs(words)
+        if _quote_of(text[int(words.starts[open_index]) : int(words.ends[open_index])])
+    }
+
+
+def _is_content(words: Words, index: int) -> bool:
+    """A word that is more than one bracket or quote: keeping it keeps what it means."""
+    return any(ch.isalnum() for ch in _word_text(words, index))
 
 
 def repair(words: Words, keep: BoolArray, fixed: BoolArray, scores: FloatArray | None = None) -> BoolArray:
@@ -168,7 +235,8 @@ def repair(words: Words, keep: BoolArray, fixed: BoolArray, scores: FloatArray |
         return keep
     for open_index, close_index in _bracket_pairs(words):
         inside = keep[open_index + 1 : close_index].any()
-        wanted = bool(inside or fixed[open_index] or fixed[close_index])
+        held = any(keep[i] and _is_content(words, i) for i in (open_index, close_index))
+        wanted = bool(inside or held or fixed[open_index] or fixed[close_index])
         keep[open_index] = wanted or bool(fixed[open_index])
         keep[close_index] = wanted or bool(fixed[close_index])
     _drop_new_repeats(words, keep, fixed, scores)
@@ -188,14 +256,21 @@ def _drop_new_repeats(words: Words, keep: BoolArray, fixed: BoolArray, scores: F
         key = _normal(_word_text(words, index))
         if not key:
             continue
-        if key == previous_key and not _adjacent_in_input(words, previous, index):
+        same_line = previous >= 0 and "\n" not in words.text[int(words.ends[previous]) : int(words.starts[index])]
+        if key == previous_key and same_line and not _adjacent_in_input(words, previous, index):
             if not fixed[index]:
                 keep[index] = False
                 continue
             if not fixed[previous]:
                 keep[previous] = False
             else:
-                between = [k for k in range(previous + 1, index) if _normal(_word_text(words, k))]
+                # never a word of a sentence dropped whole (its score is -inf): that would
+                # bring back a fragment of it
+                between = [
+                    k
+                    for k in range(previous + 1, index)
+                    if _normal(_word_text(words, k)) and (scores is None or np.isfinite(scores[k]))
+                ]
                 if between:
                     keep[max(between, key=lambda k: scores[k]) if scores is not None else between[0]] = True
         previous, previous_key = index, key

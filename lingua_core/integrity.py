@@ -28,9 +28,9 @@ stripping leaves nothing):
   aligned, in order). Dropping a whole sentence is compression, not damage;
 * ``lost_placeholders``: for each distinct template placeholder of the input (found by
   :func:`lingua_core.protect.find_protected_spans`; lone ``{{``/``}}`` escapes excluded,
-  they count as brackets), how many fewer times its text occurs in the output;
-* ``doubled_words``: adjacent output words (pure punctuation skipped, compared stripped and
-  case-folded) that are equal, although no two adjacent input words are that word;
+  they count as brackets), how many fewer times the detector finds it in the output;
+* ``doubled_words``: adjacent output words on one line (pure punctuation skipped, compared
+  stripped and case-folded) that are equal, although no two adjacent input words are that word;
 * ``bracket_imbalance``: per kind ``()``, ``[]``, ``{}``, 1 when the input has as many
   openers as closers and the output does not; summed over the kinds;
 * ``broken_json``: bracketed regions of the input (15+ chars, with ``":``) that parse as
@@ -51,6 +51,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
@@ -239,18 +240,22 @@ def _alien_words(alignment: Alignment) -> tuple[list[str], list[str]]:
     return fused, fragments
 
 
-def _lost_placeholders(original: str, compressed: str) -> tuple[int, list[str]]:
+def _placeholder_counts(text: str) -> Counter[str]:
     # Other kinds stay off: merged into a URL or code span, a placeholder would be lost.
     options = replace(ProtectOptions.nothing(), keep_placeholders=True)
-    texts = dict.fromkeys(
-        original[s.start : s.end] for s in find_protected_spans(original, options) if s.kind == "placeholder"
-    )
+    return Counter(text[s.start : s.end] for s in find_protected_spans(text, options) if s.kind == "placeholder")
+
+
+def _lost_placeholders(original: str, compressed: str) -> tuple[int, list[str]]:
+    # Counted where the detector sees a placeholder on both sides, not as substrings: the
+    # "{2}" of a dropped "\\frac{2}{3}" is LaTeX, not a lost "{2}" field.
+    before, after = _placeholder_counts(original), _placeholder_counts(compressed)
     lost = 0
     examples: list[str] = []
-    for text in texts:
+    for text, count in before.items():
         if text in ("{{", "}}"):
             continue
-        missing = original.count(text) - compressed.count(text)
+        missing = count - after.get(text, 0)
         if missing > 0:
             lost += missing
             examples.append(f"{text} x{missing}")
@@ -284,11 +289,19 @@ def _cut_numbers(alignment: Alignment, kept: Sequence[bool]) -> tuple[int, list[
     return cut, examples
 
 
-def _doubled_keys(words: Sequence[str]) -> list[tuple[str, str, str]]:
-    """Adjacent equal words as (key, first, second), pure punctuation skipped."""
+def _doubled_keys(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, str, str]]:
+    """Adjacent equal words on one line as (key, first, second), pure punctuation skipped.
+
+    A line break ends the run: a heading that follows a heading with the same word
+    (``# Spike Document`` / ``## Document Structure``) is not a stutter."""
     out: list[tuple[str, str, str]] = []
     previous: tuple[str, str] | None = None
-    for word in words:
+    last_end = 0
+    for start, end in spans:
+        word = text[start:end]
+        if "\n" in text[last_end:start]:
+            previous = None
+        last_end = end
         key = strip_word(word).casefold()
         if not key:
             continue
@@ -299,10 +312,12 @@ def _doubled_keys(words: Sequence[str]) -> list[tuple[str, str, str]]:
 
 
 def _doubled_words(alignment: Alignment) -> tuple[int, list[str]]:
-    original_words = [alignment.original_word(i) for i in range(len(alignment.original_spans))]
-    allowed = {key for key, _, _ in _doubled_keys(original_words)}
-    compressed_words = [alignment.compressed_word(k) for k in range(len(alignment.compressed_spans))]
-    found = [f"{a} {b}" for key, a, b in _doubled_keys(compressed_words) if key not in allowed]
+    allowed = {key for key, _, _ in _doubled_keys(alignment.original, alignment.original_spans)}
+    found = [
+        f"{a} {b}"
+        for key, a, b in _doubled_keys(alignment.compressed, alignment.compressed_spans)
+        if key not in allowed
+    ]
     return len(found), found
 
 
@@ -367,6 +382,22 @@ def _json_regions(text: str) -> list[tuple[int, int, bool]]:
     return regions
 
 
+def _widen(text: str, a: int, b: int, opener: str, closer: str) -> tuple[int, int]:
+    """Take in the region's own brackets when the aligner matched them to an earlier or
+    later copy: the output's ``[`` just before its first kept word is the region's."""
+    k = a
+    while k > 0 and text[k - 1].isspace():
+        k -= 1
+    if k > 0 and text[k - 1] == opener and not text[a:b].lstrip().startswith(opener):
+        a = k - 1
+    k = b
+    while k < len(text) and text[k].isspace():
+        k += 1
+    if k < len(text) and text[k] == closer and not text[a:b].rstrip().endswith(closer):
+        b = k + 1
+    return a, b
+
+
 def _broken_json(alignment: Alignment) -> tuple[int, list[str]]:
     regions = _json_regions(alignment.original)
     if not regions:
@@ -388,9 +419,10 @@ def _broken_json(alignment: Alignment) -> tuple[int, list[str]]:
         outputs = [k for _, k in aligned[lo:hi]]
         a = alignment.compressed_spans[min(outputs)][0]
         b = alignment.compressed_spans[max(outputs)][1]
-        piece = alignment.compressed[a:b]
         opener = alignment.original[start]
         closer = _BRACKETS[opener]
+        a, b = _widen(alignment.compressed, a, b, opener, closer)
+        piece = alignment.compressed[a:b]
         i, j = piece.find(opener), piece.rfind(closer)
         candidate = piece[i : j + 1] if 0 <= i < j else ""
         if candidate and (_parses(candidate) or (escaped and _parses(_unescape(candidate)))):

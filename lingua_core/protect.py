@@ -165,9 +165,13 @@ _HEADING_RE = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+\S[^\n]*?[ \t]*$", re.MULTILINE)
 # --- negations -------------------------------------------------------------------------
 # A small LM finds "not" predictable, so perplexity-based compression drops it, and
 # "Do not include X" becomes "include X". Negations carry little length and much meaning.
+# The word it negates comes along ("not contain", "never be placed", "no reading"): a bare
+# "not" between dropped words ("say that not and offer") no longer says what is denied.
 _NEGATION_RE = re.compile(
     r"\b(?:not|no|never|nor|neither|cannot|without|none|nothing|"
-    r"(?:do|does|did|is|are|was|were|ca|wo|should|would|could|must|need|have|has|had)n['\u2019]t)\b",
+    r"(?:do|does|did|is|are|was|were|ca|wo|should|would|could|must|need|have|has|had)n['\u2019]t)\b"
+    r"(?:[ \t]+(?!(?:and|or|but|nor|so|if|because|than|then)\b)"
+    r"(?:(?:be|been|a|an|the|to|any|only|yet)[ \t]+)?[^\W\d_][\w'\u2019-]*)?",
     re.IGNORECASE,
 )
 

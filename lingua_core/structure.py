@@ -121,9 +121,11 @@ _TOKEN_RE = re.compile(
 # a longer bare run is prose that happens to sit between brackets.
 _MAX_BARE_CHARS = 60
 _MAX_BARE_WORDS = 5
-# A one-word string value is an enum or a name (``"Yes"``, ``"ORGANIZATION"``) and is kept
-# whole; the words of longer values are what compression may shorten.
-_MAX_ATOM_CHARS = 30
+# A short string value is an enum or a name (``"Yes"``, ``"MARTIN SMITH"``, ``"MARKET
+# STRATEGY COMMITTEE"``) and is kept whole: an example with emptied names no longer shows
+# what to produce. The words of longer values (descriptions) are what compression may shorten.
+_MAX_ATOM_CHARS = 40
+_MAX_ATOM_WORDS = 3
 
 
 def _fragment_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -137,7 +139,9 @@ def _fragment_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]
             pass  # an apostrophe in a bare run
         elif kind == "string":
             inner = token[1:-1] if len(token) > 1 and token[-1] == token[0] else token[1:]
-            if _KEY_COLON_RE.match(text, b) or (len(inner) <= _MAX_ATOM_CHARS and not any(c.isspace() for c in inner)):
+            if _KEY_COLON_RE.match(text, b) or (
+                len(inner) <= _MAX_ATOM_CHARS and len(inner.split()) <= _MAX_ATOM_WORDS
+            ):
                 yield a, b
             else:
                 yield a, a + 1

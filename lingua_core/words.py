@@ -7,13 +7,14 @@ onto these words and decides per word; the output is assembled from whole words
 
 Word splitting (it shapes every output):
 
-* Words are whitespace-separated runs, with punctuation at the *edges* of a run split off
-  as words of their own (runs of the same character stay together: "...", "**"), so "end."
-  can lose its word and keep its period. Punctuation *inside* a run stays attached
-  ("3.14", "don't", "GPT-4", "a/b", "SM-8501"), so dropping a word never glues two others
-  together or turns "3.14" into "314". A run made only of punctuation ("->", "---", a CJK
-  comma) is one word. Emoji and other symbols that are not math or currency signs stay
-  attached, so emoji sequences and skin-tone modifiers are never split.
+* Words are whitespace-separated runs, with punctuation at the *edges* of a run split off as
+  words of their own (runs of the same character stay together: "...", "**", and so does a
+  backslash escape: ``\\"``), so "end." can lose its word and keep its period. Punctuation
+  *inside* a run stays attached ("3.14", "don't", "GPT-4", "a/b", "SM-8501"), so dropping a
+  word never glues two others together or turns "3.14" into "314". A run made only of
+  punctuation ("->", "---", a CJK comma) is one word. Emoji and other symbols that are not
+  math or currency signs stay attached, so emoji sequences and skin-tone modifiers are never
+  split.
 * CJK ideographs, kana and bopomofo are one word per character (as mBERT's tokenizer
   splits them): these scripts do not separate words with spaces, and a run would be a
   whole sentence. Hangul is written with spaces and follows the whitespace rule. Other
@@ -91,8 +92,14 @@ class Words:
 
 
 def _same_char_runs(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
+    """Runs of one mark; a backslash escape (``\\"`` in a JSON string) stays one word, so
+    dropping words never leaves a lone backslash that escapes the wrong character."""
     pos = start
     while pos < end:
+        if text[pos] == "\\" and pos + 1 < end:
+            out.append((pos, pos + 2))
+            pos += 2
+            continue
         stop = pos + 1
         while stop < end and text[stop] == text[pos]:
             stop += 1

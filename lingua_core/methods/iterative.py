@@ -111,7 +111,7 @@ class _Streams:
         self.sink = sink + self.question
         if condition is not None:
             with torch.inference_mode():
-                model(input_ids=condition[None], past_key_values=self.cache.cache, use_cache=True)
+                model(input_ids=condition[None], **self.cache.forward_kwargs())
             self.cache.repeat_rows(2)
         self.pending: torch.Tensor | None = None  # the exact path's kept tokens, not in the cache yet
 
@@ -134,8 +134,7 @@ class _Streams:
             input_ids=feed[None].expand(self.rows, -1),
             position_ids=positions,
             attention_mask=mask,
-            past_key_values=self.cache.cache,
-            use_cache=True,
+            **self.cache.forward_kwargs(),
         )
         offset = feed.shape[0] - window.shape[0]
         # Cross-entropy straight on the model's dtype, as the reference computes it: the same

@@ -14,6 +14,7 @@ the kept tokens are re-forwarded together with the next window.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -57,6 +58,13 @@ def supports_rerotation(model: Any) -> bool:
     return inner is not None and hasattr(inner, "rotary_emb")
 
 
+def cache_keyword(model: Any) -> str:
+    """The forward argument that takes a cache: transformers 5.x renamed ``past_key_values``
+    to ``cache`` and warns on the old name, while early 5.x releases know only the old one."""
+    parameters = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -71,8 +79,13 @@ class CompressedCache:
         self.model = model
         self.cache = DynamicCache(config=model.config)
         self.rerotate = supports_rerotation(model)
+        self.keyword = cache_keyword(model)
         rotary = model.model.rotary_emb if self.rerotate else None
         self._inv_freq = rotary.inv_freq.float() if rotary is not None else None
+
+    def forward_kwargs(self) -> dict[str, Any]:
+        """Arguments that make a forward call read and extend this cache."""
+        return {self.keyword: self.cache, "use_cache": True}
 
     def _layers(self) -> list[Any]:
         """Per-layer caches; only the attention layers' ``keys``/``values`` are touched."""

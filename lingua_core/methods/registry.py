@@ -6,7 +6,7 @@ method's name. Adding one means a scorer module and a line below (docs/adding.md
 
 from __future__ import annotations
 
-from lingua_core.methods import llmlingua, llmlingua2
+from lingua_core.methods import llmlingua, llmlingua2, llmlingua2_options
 from lingua_core.methods.base import Method, MethodSpec
 from lingua_core.models import ModelKind
 
@@ -31,7 +31,7 @@ METHODS: dict[Method, MethodSpec] = {
     Method.LLMLINGUA2: MethodSpec(
         Method.LLMLINGUA2,
         ModelKind.TOKEN_CLASSIFIER,
-        llmlingua2.LLMLingua2Options,
+        llmlingua2_options.LLMLingua2Options,
         llmlingua2.run,
         summary="a token classifier's keep probability per word",
     ),

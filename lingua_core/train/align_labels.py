@@ -15,7 +15,7 @@ Two per-sample quality numbers follow the paper, so bad samples can be dropped:
   keep, both over the original's length. A large gap means the compression reuses
   original words that could not be placed: reordered or paraphrased text.
 
-Words are the LLMLingua-2 inference units (:func:`lingua_core.methods.llmlingua2.split_words`),
+Words are the LLMLingua-2 inference units (:func:`lingua_core.words.split_words`),
 so a label belongs to exactly the unit the classifier scores.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lingua_core.methods.llmlingua2 import split_words
+from lingua_core.words import split_words
 
 BoolArray = npt.NDArray[np.bool_]
 

@@ -1,7 +1,7 @@
 """Fine-tune an encoder into an LLMLingua-2 keep/drop token classifier.
 
 The data path: labelled words (:mod:`lingua_core.train.dataset`) → encoder windows cut and
-tokenized by the same code inference uses (:func:`~lingua_core.methods.llmlingua2.encode_windows`)
+tokenized by the same code inference uses (:func:`~lingua_core.methods.llmlingua2_windows.encode_windows`)
 → each sub-token labelled from the word it overlaps → cross-entropy on two labels → a
 checkpoint ``lingua compress --model DIR`` loads as an LLMLingua-2 compressor.
 
@@ -23,7 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 from lingua_core.errors import InputError, ModelError
-from lingua_core.methods.llmlingua2 import Aggregation, Words, aggregate, encode_windows, overlap_pairs
+from lingua_core.methods.llmlingua2_scores import aggregate
+from lingua_core.methods.llmlingua2_windows import encode_windows
 from lingua_core.models import (
     LoadedModel,
     ModelKind,
@@ -36,6 +37,7 @@ from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_bat
 from lingua_core.train.checkpoint import load_checkpoint, read_state, save_checkpoint
 from lingua_core.train.dataset import LabelledSample
 from lingua_core.train.quiet import quiet_transformers
+from lingua_core.words import Aggregation, Words, overlap_pairs
 
 LABELS = {0: "drop", 1: "keep"}
 STATE_DIR = "training-state"  # under the output folder: what --resume needs (see train.checkpoint)

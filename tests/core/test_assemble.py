@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from lingua_core.assemble import kept_spans, kept_text, repair
@@ -64,11 +66,47 @@ def test_bracket_and_quote_pairs_stay_balanced() -> None:
     assert out.count('"') == 2
 
 
+def test_a_kept_word_holding_one_bracket_keeps_its_partner() -> None:
+    # a Markdown link: "](" sits inside the URL word, "[" and ")" are words of their own
+    out = compress_by_dropping("- [C Style Guide](https://x.org/a.html) and more", {"[", "C", "Style", ")", "more"})
+    assert out.count("[") == out.count("]") == 1
+    assert out.count("(") == out.count(")") == 1
+    out = compress_by_dropping("[Data: Entities(6), Relationships (38, 43)]", {")", "Relationships"})
+    assert out.count("(") == out.count(")")
+
+
+def test_an_opening_bracket_or_quote_stays_against_the_next_kept_word() -> None:
+    assert compress_by_dropping("See (the docs) now.", {"the"}) == "See (docs) now."
+    assert compress_by_dropping('He said "the tall man" left', {"the"}) == 'He said "tall man" left'
+
+
+def test_quotes_pair_within_their_line_so_a_stray_one_does_not_fuse_code_spans() -> None:
+    text = "A stray ` mark.\nParameters **`${fileName}`**, and several optional **`${folderName}`**."
+    out = compress_by_dropping(text, {"**", ",", "and", "several", "optional"})
+    assert "`${fileName}` `${folderName}`" in out
+    text = "* For each item in `### Fetch Links`, run `#fetch ${item}`."
+    out = compress_by_dropping(text, {",", "run"})
+    assert "`### Fetch Links` `#fetch" in out
+
+
+def test_escaped_quotes_stay_whole_and_paired() -> None:
+    text = 'use {"style": "lively, such as \\"well\\", \\"but\\", etc."} here'
+    out = compress_by_dropping(text, {"well", "such", "as"})
+    json_part = out[out.index("{") : out.rindex("}") + 1]
+    assert json.loads(json_part)["style"].count('"') == 2
+    assert "\\ " not in out and not out.count("\\") % 2
+
+
 def test_a_repeat_the_input_never_had_is_removed() -> None:
     out = compress_by_dropping("the meter and the hub", {"meter", "and"})
     assert out == "the hub"
     # a repeat the input has stays
     assert compress_by_dropping("very very good", set()) == "very very good"
+    # a repeat across a kept line break is a new line, not a stutter
+    text = "# Spike Document\n\nWrite it all down.\n\n## Document Structure"
+    assert (
+        compress_by_dropping(text, {"Write", "it", "all", "down", "."}) == "# Spike Document\n\n## Document Structure"
+    )
 
 
 def test_fit_to_budget_moves_the_cut_along_scores_and_spares_fixed_words() -> None:

@@ -180,3 +180,10 @@ def test_linear_enough_on_a_long_prompt() -> None:
     check_integrity(text, compressed)
     assert len(text) > 100_000
     assert time.perf_counter() - started < 3.0
+
+
+def test_latex_groups_are_not_counted_as_lost_placeholders() -> None:
+    # "binomial{50}{2}" reads as a field to the detector; the "{2}" of a dropped "\\frac{2}{3}" is not one
+    original = "Compute binomial{50}{2}. Brian has $\\frac{2}{3}$; write to {name} about {topic}."
+    assert check_integrity(original, "Compute binomial{50}{2}. write to {name} about {topic}.").lost_placeholders == 0
+    assert check_integrity(original, "Compute binomial{50}{2}. write to {name}.").lost_placeholders == 1

@@ -21,24 +21,18 @@ import numpy as np
 import pytest
 import torch
 
+from lingua_core.assemble import kept_spans
 from lingua_core.errors import InputError, ModelError
-from lingua_core.methods.llmlingua2 import (
-    Aggregation,
-    LLMLingua2Options,
-    LLMLingua2Outcome,
-    Words,
-    aggregate,
-    chunk_words,
-    compress_llmlingua2,
-    kept_spans,
-    pretokenized_words,
-    split_words,
-)
+from lingua_core.methods.llmlingua2 import LLMLingua2Outcome, compress_llmlingua2
+from lingua_core.methods.llmlingua2_options import LLMLingua2Options
+from lingua_core.methods.llmlingua2_scores import aggregate
+from lingua_core.methods.llmlingua2_windows import chunk_words, pretokenized_words
 from lingua_core.models import LoadedModel, ModelKind, load_model
 from lingua_core.progress import CompressionCancelled
 from lingua_core.protect import find_protected_spans
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens
+from lingua_core.words import Aggregation, Words, split_words
 from tests.conftest import SHARED_DATA, tiny_llama
 
 MULTILINGUAL = SHARED_DATA / "prompts" / "misc_inputs" / "long_texts_multilingual.json"
@@ -522,14 +516,14 @@ def test_sliced_windows_equal_re_encoded_ones(
 ) -> None:
     """WordPiece chunks are cut from the whole-text tokens; they must be what tokenizing each
     chunk afresh gives, specials and offsets included."""
-    from lingua_core.methods import llmlingua2
+    from lingua_core.methods import llmlingua2_windows
 
     text = long_text + "\n\nCafé naïve — “quotes” 東京タワー 👍🏽 x²+y² ≤ 3.5%, (a) [b] {c}."
     words = split_words(text, ("\n",))
-    assert llmlingua2._slices_are_exact(bert.tokenizer)
-    sliced = llmlingua2.encode_windows(bert, [words], 64)
-    monkeypatch.setattr(llmlingua2, "_slices_are_exact", lambda tokenizer: False)
-    fresh = llmlingua2.encode_windows(bert, [words], 64)
+    assert llmlingua2_windows._slices_are_exact(bert.tokenizer)
+    sliced = llmlingua2_windows.encode_windows(bert, [words], 64)
+    monkeypatch.setattr(llmlingua2_windows, "_slices_are_exact", lambda tokenizer: False)
+    fresh = llmlingua2_windows.encode_windows(bert, [words], 64)
     assert len(sliced) == len(fresh) > 3
     for a, b in zip(sliced, fresh):
         assert (a.first, a.last, a.ids) == (b.first, b.last, b.ids)

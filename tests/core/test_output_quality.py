@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,26 @@ def test_word_scores_cover_every_word(compressor) -> None:  # type: ignore[no-un
     assert result.word_scores is not None
     kept = np.asarray([w.kept for w in result.word_scores])
     assert 0 < kept.mean() < 1
+
+
+PROMPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "prompts"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # a JSON example whose string values hold escaped quotes
+        "promptflow/creativity.jinja2",
+        # str.format-escaped JSON reports with "[Data: Entities(6), ...]" references
+        "graphrag/community_report__COMMUNITY_REPORT_PROMPT.txt",
+        # Markdown links, inline code spans next to bold markers, a stray backtick
+        "awesome-copilot/write-coding-standards-from-file.prompt.md",
+    ],
+)
+def test_real_prompt_templates_come_out_intact(compressor, name: str) -> None:  # type: ignore[no-untyped-def]
+    path = PROMPTS / name
+    assert path.is_file(), f"the shared evaluation data is expected beside the repo: {path}"
+    text = path.read_text(encoding="utf-8")
+    result = compressor.compress(text, rate=0.33)
+    report = check_integrity(text, result.compressed_text)
+    assert report.total() == 0, report
