@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+from pygls.protocol import default_converter
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = Path(os.environ.get("LINGUA_SHARED_DATA", ROOT.parent / "shared" / "data")) / "prompts"
@@ -66,6 +68,7 @@ class Editor:
     versions: dict[str, int] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     applied: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
+    publications: list[types.PublishDiagnosticsParams] = field(default_factory=list)
 
     def open(self, path: Path, text: str | None = None, language: str = "markdown") -> str:
         uri = path.as_uri()
@@ -165,7 +168,16 @@ class Editor:
 
 
 def make_client(editor_box: list[Editor]) -> LanguageClient:
-    client = make_test_lsp_client()
+    client = LanguageClient(converter_factory=default_converter)
+
+    def publish_diagnostics(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+        """pytest-lsp's own handler keeps only the latest; tests that count publications need each."""
+        client.diagnostics[params.uri] = params.diagnostics
+        editor_box[0].publications.append(params)
+
+    register_lsp_features(
+        client, {**DEFAULT_CLIENT_FEATURES, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish_diagnostics}
+    )
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:

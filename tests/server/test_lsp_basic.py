@@ -9,6 +9,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from server.diagnostics import DEBOUNCE_SECONDS
 from tests.server.conftest import CLIENTS, copy_prompt, hover_rows, lingua_count, session
 
 
@@ -142,15 +143,17 @@ async def test_diagnostics_are_debounced(prompts_dir: Path) -> None:
     async with session(settings={"tokenBudget": 5}, root=prompts_dir.parent) as editor:
         uri = editor.open(path)
         await editor.diagnostics_for(uri)
-        published: list[types.PublishDiagnosticsParams] = []
-        waiter = editor.client.protocol.wait_for_notification_async(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        for i in range(10):  # ten keystrokes, 50 ms apart: one publication at the end
+        before = len(editor.publications)
+        for i in range(10):  # ten keystrokes faster than the debounce: one publication, for the last
             editor.replace(uri, len(editor.texts[uri]), len(editor.texts[uri]), f" word{i}")
+        final = editor.versions[uri]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not any(p.version == final for p in editor.publications[before:]) and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        published.append(await asyncio.wait_for(waiter, 5))
-        await asyncio.sleep(0.6)
-        assert len(published) == 1
-        assert published[0].version == editor.versions[uri]
+        await asyncio.sleep(2 * DEBOUNCE_SECONDS)  # room for a wrong, late second publication
+        published = [p for p in editor.publications[before:] if p.uri == uri]
+        assert [p.version for p in published] == [final]
 
 
 async def test_settings_change_updates_hover_and_diagnostics(prompts_dir: Path, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ parallel requests, failures that do not stop the run, resuming, labelling, the C
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +66,10 @@ def test_records_hold_the_answer_and_its_provenance(fake_openai: FakeOpenAI, tmp
 def test_endpoint_requests_run_in_parallel(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     fake_openai.delay = 0.25
     jobs = jobs_for(TEXTS)[:6]
-    started = time.perf_counter()
     summary = distill(jobs, endpoint(fake_openai), tmp_path / "raw.jsonl", options=RunOptions(workers=3))
-    elapsed = time.perf_counter() - started
     assert summary.done == 6
+    # Requests overlapped (one at a time would peak at 1), never beyond the three workers.
     assert 2 <= fake_openai.peak <= 3
-    assert elapsed < 6 * 0.25  # faster than one at a time
 
 
 def test_a_failing_chunk_is_recorded_and_the_run_goes_on(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
