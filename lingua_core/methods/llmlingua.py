@@ -7,8 +7,9 @@ The data path, top to bottom:
 2. ``select_contexts``: rank demonstrations/documents by perplexity (or, question-aware, by
    how well each prepares the model for the question) and keep the best until the budget
    (plus slack) is spent; optionally reorder them and give each its own ratio.
-3. ``select_sentences`` (optional): the same inside the kept contexts, sentence by sentence.
-4. ``compress_context_tokens``: per-token target ratios (global, per context, per
+3. ``select_sentences`` (optional): the same inside the kept contexts, sentence by sentence;
+   ``drop_sentences``: whole sentences out first when the budget would shred them all.
+4. ``compress_contexts``: per-token target ratios (global, per context, per
    ``<llmlingua>`` segment), protected spans forced, then ``iterative.compress_tokens``.
 """
 
@@ -160,12 +161,16 @@ def select_contexts(
 
 def select_sentences(
     lm: Any, contexts: list[str], target: float, options: LLMLinguaOptions, question: str
-) -> list[str]:
-    """Drop the least informative sentences first, keeping ``sentence_budget_ratio`` x the target."""
+) -> list[list[tuple[int, int]]]:
+    """Per context, the sentences to drop (character spans): the least informative go first,
+    until what is left is ``sentence_budget_ratio`` x the target.
+
+    Spans, not shortened texts: the dropped sentences join the same excluded mask as the
+    coarse sentence step, so the kept words still map back to the user's text."""
     spans = [split_sentences(text) for text in contexts]
     sentences = [text[s:e] for text, sp in zip(contexts, spans) for s, e in sp]
     if len(sentences) <= 1:
-        return contexts
+        return [[] for _ in contexts]
     condition = question + QUESTION_HINT if options.question_aware and question else None
     losses = mean_losses(
         lm.model, lm.tokenizer, sentences, device=lm.device, max_positions=lm.max_positions, condition=condition
@@ -180,12 +185,12 @@ def select_sentences(
         keep[index] = True
         if remaining < 0:
             break
-    out: list[str] = []
+    dropped: list[list[tuple[int, int]]] = []
     position = 0
     for sp in spans:
-        out.append("".join(sentences[position + i] for i in range(len(sp)) if keep[position + i]))
+        dropped.append([span for i, span in enumerate(sp) if not keep[position + i]])
         position += len(sp)
-    return out
+    return dropped
 
 
 def _token_ratios(
@@ -224,14 +229,17 @@ def compress_contexts(
     if prompt.compress_instruction and prompt.instruction:
         contexts = [prompt.instruction, *contexts]
         offsets = [0.0, *offsets]
-    if options.use_sentence_filter:
-        contexts = select_sentences(lm, contexts, budget.target, options, prompt.question)
-    kept = [(c, o) for c, o in zip(contexts, offsets) if c]
-    text = SEPARATOR.join(c for c, _ in kept)
+    labels = [-1, *order] if len(contexts) > len(order) else list(order)
+    kept = [(c, o, label) for c, o, label in zip(contexts, offsets, labels) if c]
+    text = SEPARATOR.join(c for c, _, _ in kept)
     starts, position = [], 0
-    for context, _ in kept:
+    for context, _, _ in kept:
         starts.append(position)
         position += len(context) + len(SEPARATOR)
+    filtered: list[tuple[int, int]] = []
+    if options.use_sentence_filter:
+        chosen = select_sentences(lm, [c for c, _, _ in kept], budget.target, options, prompt.question)
+        filtered = [(start + s, start + e) for start, spans in zip(starts, chosen) for s, e in spans]
     tokens = tokenize(lm.tokenizer, text)
     words = split_words(text)
     reference = options.iterative.scoring is Scoring.NEXT_TOKEN
@@ -249,13 +257,15 @@ def compress_contexts(
             if not reference
             else span_mask(tokens, [(span.start, span.end) for span in protected_spans])
         )
-    # The reference estimates each context at its length plus 2 for the separator.
-    lengths = [lm_length(lm.tokenizer, c) + 2 for c, _ in kept]
-    excluded = np.zeros(len(tokens), dtype=bool)
+    excluded = span_mask(tokens, filtered) if filtered else np.zeros(len(tokens), dtype=bool)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
-        excluded = drop_sentences(lm, tokens, forced, budget.target, options, protected_spans, cancelled)
+        excluded |= drop_sentences(
+            lm, tokens, forced, budget.target, options, protected_spans, cancelled, already=excluded
+        )
     if reference:
-        base_ratio = budget.target / (sum(lengths) + 1) if lengths else 1.0
+        # The reference estimates each context at its length plus 2 for the separator.
+        lengths = [lm_length(lm.tokenizer, c) + 2 for c, _, _ in kept]
+        base_ratio = (budget.target / (sum(lengths) - int(excluded.sum()) + 1)) if lengths else 1.0
     else:
         # Protected tokens are kept whatever their score: the ratio is the share of the
         # *free* tokens (outside dropped sentences) that the rest of the budget buys.
@@ -263,7 +273,7 @@ def compress_contexts(
         base_ratio = (budget.target - float((forced & ~excluded).sum())) / max(1.0, free_active)
     base_ratio = min(1.0, max(0.0, base_ratio))
     ratio, verbatim = _token_ratios(
-        tokens, starts, base_ratio, [o for _, o in kept], rate if rate is not None else base_ratio
+        tokens, starts, base_ratio, [o for _, o, _ in kept], rate if rate is not None else base_ratio
     )
     forced |= verbatim
     if not options.use_token_filter:
@@ -294,7 +304,7 @@ def compress_contexts(
     word_keep &= ~word_dropped
     word_scores[word_dropped] = -np.inf
     word_fixed &= ~word_dropped
-    kept_indices = tuple(order) if not (prompt.compress_instruction and prompt.instruction) else (-1, *order)
+    kept_indices = tuple(label for _, _, label in kept)
     return WordDecision(
         words=words,
         keep=word_keep,
@@ -398,6 +408,7 @@ def drop_sentences(
     options: LLMLinguaOptions,
     protected_spans: list[Span],
     cancelled: Callable[[], bool] | None = None,
+    already: BoolArray | None = None,
 ) -> BoolArray:
     """Tokens of whole sentences to drop first, when the budget would shred every sentence.
 
@@ -417,6 +428,8 @@ def drop_sentences(
     count = len(sentences)
     # Whitespace-only tokens ride with the word after them: they are neither free nor protected.
     content = np.fromiter((bool(tokens.piece(i).strip()) for i in range(len(tokens))), dtype=bool, count=len(tokens))
+    if already is not None:
+        content &= ~already  # gone already (the sentence filter): neither free nor protected
     protected = np.bincount(sentence_of, weights=(forced & content).astype(np.float64), minlength=count)
     free = np.bincount(sentence_of, weights=(~forced & content).astype(np.float64), minlength=count)
     budget = max(0.0, target)
