@@ -467,10 +467,19 @@ def drop_sentences(
     # output is never the answer to a budget that protected text alone exceeds.
     if not pinned.any() and order:
         order = order[:-1]
+    dropped: list[int] = []
     for index in order:
         if fits(alive):
             break
         alive[index] = False
+        dropped.append(index)
+    # Dropping a sentence heavy with protected text (a link, a list of ids) can free more than
+    # was missing: bring back the earlier, lighter drops that still fit, so the budget goes to
+    # shortened sentences instead of a few untouched ones.
+    for index in reversed(dropped[:-1]):
+        alive[index] = True
+        if not fits(alive):
+            alive[index] = False
     excluded = ~alive[sentence_of]
     return excluded
 

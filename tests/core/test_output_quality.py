@@ -39,10 +39,31 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"\S+", text)
 
 
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """LLMLingua-2 on a tiny random-weight BERT: its word choice means nothing, but the path
+    from its scores to the text (whole words, whitespace, protection) is the real one."""
+    from lingua_core import Compressor
+    from tests.core.test_llmlingua2 import _tiny_bert
+
+    return Compressor.load(str(_tiny_bert(tmp_path_factory.mktemp("classifier") / "model")))
+
+
+QUESTION = "Which firmware version does ticket INC0042 concern?"
+
+
 @pytest.mark.parametrize("rate", [0.5, 0.33])
-def test_output_is_the_inputs_whole_words_in_order(compressor, rate: float) -> None:  # type: ignore[no-untyped-def]
-    result = compressor.compress(SUPPORT_PROMPT, rate=rate)
-    report = check_integrity(SUPPORT_PROMPT, result.compressed_text)
+@pytest.mark.parametrize("method", ["llmlingua", "longllmlingua", "llmlingua2"])
+def test_output_is_the_inputs_whole_words_in_order(compressor, classifier, method: str, rate: float) -> None:  # type: ignore[no-untyped-def]
+    from lingua_core import Prompt
+    from lingua_core.budget import BUDGET_TOLERANCE
+
+    engine = classifier if method == "llmlingua2" else compressor
+    question = QUESTION if method == "longllmlingua" else ""
+    prompt = Prompt(contexts=tuple(SUPPORT_PROMPT.split("\n\n")), question=question)
+    result = engine.compress(prompt, rate=rate, method=method)
+    assert result.method == method
+    report = check_integrity(prompt.text, result.compressed_text)
     assert report.fragments == 0, report
     assert report.fused_words == 0, report
     assert report.doubled_words == 0, report
@@ -51,23 +72,77 @@ def test_output_is_the_inputs_whole_words_in_order(compressor, rate: float) -> N
     # the kept spans are the output, in the original's order
     spans = list(result.kept_spans)
     assert spans == sorted(spans)
+    rebuilt = "".join(prompt.text[s:e] for s, e in spans)
+    assert "".join(rebuilt.split()) == "".join(result.compressed_text.split())
+    target = result.target_tokens
+    assert target is not None
+    assert abs(result.compressed_tokens - target) <= BUDGET_TOLERANCE * target + 1, result.compressed_tokens
+    if question:
+        assert result.compressed_text.endswith(question)
+
+
+def _sentence_of(text: str, fact: str) -> tuple[int, int]:
+    at = text.index(fact)
+    start = max(text.rfind(". ", 0, at) + 2, text.rfind("\n", 0, at) + 1)
+    end = text.find(".", text.find(fact) + len(fact))
+    return start, (end + 1 if end >= 0 else len(text))
 
 
 def test_facts_survive_whole_or_go_with_their_sentence(compressor) -> None:  # type: ignore[no-untyped-def]
     result = compressor.compress(SUPPORT_PROMPT, rate=0.5)
     out = result.compressed_text
     for fact in FACTS:
-        if fact in SUPPORT_PROMPT and fact.strip("{}") not in out:
-            # allowed only if its whole sentence was dropped
-            sentence = next(s for s in re.split(r"(?<=\.)\s", SUPPORT_PROMPT) if fact in s)
-            kept_words = [w for w in words_of(sentence) if w in out]
-            assert len(kept_words) <= 2, (fact, out)
+        if fact in out:
+            continue
+        # allowed only if its whole sentence was dropped: nothing of it is kept
+        start, end = _sentence_of(SUPPORT_PROMPT, fact)
+        inside = [SUPPORT_PROMPT[max(s, start) : min(e, end)] for s, e in result.kept_spans if s < end and e > start]
+        assert not any(re.search(r"\w", piece) for piece in inside), (fact, inside, out)
     assert "{product_name}" in out
-    for fragment in ("SM-0", "SM-85", "v2.3", "GHz networks do not"):
-        if fragment != "GHz networks do not":
-            assert fragment not in out.replace("SM-8501", "").replace("v2.3.1", "")
+    without_whole = out.replace("SM-8501", "").replace("v2.3.1", "")
+    for fragment in ("SM-0", "SM-85", "v2.3"):
+        assert fragment not in without_whole
+    if "5 GHz" in out:
+        assert "not appear" in out, out  # the negation stays with the word it negates
     report = check_integrity(SUPPORT_PROMPT, out)
     assert report.cut_numbers == 0, report
+
+
+RELEASE_PROMPT = (
+    "# Role\n"
+    "You are the release assistant of the Nimbus team and you help engineers ship new versions safely.\n\n"
+    "## Rules\n"
+    "Never publish a release on a Friday afternoon, whatever the engineer says about the deadline.\n"
+    "Do not share the signing key with anyone, not even with members of the team who ask for it politely.\n"
+    "The full checklist for every release lives at https://wiki.example.com/nimbus/release-checklist#steps "
+    "and it must be followed from the first step to the last one.\n\n"
+    "## Output\n"
+    "Answer in two or three short sentences, and always give the link to the checklist at the end."
+)
+
+
+def test_headings_urls_and_negations_survive_on_the_default_method(compressor) -> None:  # type: ignore[no-untyped-def]
+    prompt = RELEASE_PROMPT
+    result = compressor.compress(prompt, rate=0.5)
+    out = result.compressed_text
+    lines = out.splitlines()
+    for heading in ("# Role", "## Rules", "## Output"):
+        assert heading in lines, out
+    assert "https://wiki.example.com/nimbus/release-checklist#steps" in out
+    assert "Never publish" in out, out
+    assert re.search(r"not share", out), out
+    assert check_integrity(prompt, out).total() == 0
+
+
+def test_a_heavy_dropped_sentence_lets_lighter_ones_come_back(compressor) -> None:  # type: ignore[no-untyped-def]
+    """At 2.5x the sentence holding the long link goes whole; that frees enough budget for the
+    role and the output instruction, which were dropped before it, to stay as shortened
+    sentences rather than leave two rules untouched under empty headings."""
+    out = compressor.compress(RELEASE_PROMPT, rate=0.4).compressed_text
+    sections = dict(re.findall(r"^#+ (\w+)\n(.*?)(?=\n\n|\Z)", out, flags=re.M | re.S))
+    assert set(sections) == {"Role", "Rules", "Output"}, out
+    assert all(len(words_of(body)) >= 4 for body in sections.values()), out
+    assert "Never publish" in sections["Rules"], out
 
 
 def test_the_setup_demo_keeps_its_frequencies(compressor) -> None:  # type: ignore[no-untyped-def]
