@@ -199,6 +199,11 @@ def load_model(
             raise ModelError(hub_missing_message(spec)) from exc
         raise ModelError(f"Cannot read the model config of {spec!r}: {exc}") from exc
     except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelError(
+                f"Model {spec!r} needs its own Python code to load (an auto_map in config.json); "
+                "Lingua never runs code from a model. Use a model whose architecture transformers knows."
+            ) from exc
         raise ModelError(f"Cannot use model {spec!r}: {exc}") from exc
     kind = model_kind(config)
     model_class = AutoModelForTokenClassification if kind is ModelKind.TOKEN_CLASSIFIER else AutoModelForCausalLM
