@@ -449,7 +449,7 @@ def main() -> None:
     parser.add_argument("--files", nargs="+", default=["*"], help="globs relative to shared/data/prompts")
     parser.add_argument("--slahan-limit", type=int, default=0, help="first N held-out sentences per corpus; 0: all")
     parser.add_argument(
-        "--slahan-group", type=int, nargs="+", default=[1, 10], help="sentences per compressed text (one table each)"
+        "--slahan-group", type=int, nargs="*", default=[1, 10], help="sentences per text, a table each; none: no table"
     )
     parser.add_argument("--max-tokens", type=int, default=0, help="cut each prompt to its first N o200k tokens")
     parser.add_argument("--skip-reference", action="store_true")

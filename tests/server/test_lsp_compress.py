@@ -231,6 +231,29 @@ async def test_edit_during_compression_is_not_applied(editor: Editor) -> None:
     assert editor.texts[uri] == "Typed meanwhile. " + text
 
 
+async def test_counting_and_hovers_answer_while_a_compression_runs(editor: Editor) -> None:
+    """The model runs on its own thread: a hover or a count must not queue behind it."""
+    path = copy_prompt("awesome-copilot/write-coding-standards-from-file.prompt.md", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    before = len(editor.client.progress_reports)
+    running = asyncio.ensure_future(
+        editor.command("lingua.preview", {"uri": uri, "range": _json_range(editor, uri, 0, len(text)), "rate": 0.3})
+    )
+    for _ in range(400):
+        if len(editor.client.progress_reports) > before:
+            break
+        await asyncio.sleep(0.05)
+    assert not running.done()
+    count = await asyncio.wait_for(editor.command("lingua.countTokens", {"uri": uri}), 10)
+    hover = await asyncio.wait_for(editor.hover(uri, 5), 10)
+    assert not running.done(), "the answers came only after the compression"
+    assert count["tokens"] > 1000
+    assert hover is not None and "tokens" in hover.contents.value  # type: ignore[union-attr]
+    preview = await asyncio.wait_for(running, 300)
+    assert preview["compressedTokens"] < count["tokens"]
+
+
 async def test_to_fit_action_and_budget_quick_fix_hit_the_target(editor: Editor) -> None:
     path = _prompts(editor) / "budget.prompt.md"
     body = (
