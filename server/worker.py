@@ -175,7 +175,15 @@ class ModelWorker:
             log.warning("model %s failed to load: %s", model, exc)
             self._set_status(ModelStatus(ModelState.FAILED, model, device, message=message))
             raise ModelLoadError(message) from exc
-        log.info("model %s loaded in %.1f s", model, time.perf_counter() - started)
+        import torch
+
+        log.info(
+            "model %s loaded on %s in %.1f s; compressing on %d torch threads",
+            model,
+            compressor.lm.device,
+            time.perf_counter() - started,
+            torch.get_num_threads(),
+        )
         gc.freeze()  # the model's objects live on: keep them out of every later collection
         self._compressor, self._loaded_spec = compressor, spec
         method = compressor.resolve_method("auto")[0].value
