@@ -128,10 +128,18 @@ def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str) -> N
     proc = run("compress", str(file), "--rate", "0.3", "--json")
     assert proc.returncode == 0, proc.stderr.decode()
     data = json.loads(proc.stdout)
-    for key in ("compressed_prompt", "origin_tokens", "compressed_tokens", "ratio", "method", "model", "seconds"):
-        assert key in data
     assert data["method"] == "longllmlingua"  # a question is given: question-aware by default
+    assert data["model"] == "SmolLM2-135M-Instruct (embedded)"
+    assert data["encoding"] == "o200k_base"
+    assert data["seconds"] > 0 and data["load_seconds"] > 0
     text = data["compressed_prompt"]
+    assert data["saved_tokens"] == data["origin_tokens"] - data["compressed_tokens"]
+    assert data["rate"] == pytest.approx(data["compressed_tokens"] / data["origin_tokens"])
+    assert data["target_tokens"] == round(0.3 * data["origin_tokens"])
+    # the kept spans rebuild the output from the structured prompt's own text
+    whole = "\n\n".join([prompt["instruction"], *prompt["context"], prompt["question"]])
+    rebuilt = "".join(whole[s:e] for s, e in data["kept_spans"])
+    assert "".join(rebuilt.split()) == "".join(text.split())
     assert text.startswith(prompt["instruction"])
     assert text.endswith(prompt["question"])
     assert data["compressed_tokens"] == count_tokens(text)
