@@ -66,6 +66,10 @@ def _attaches_left(words: Words, index: int) -> bool:
     if start == 0 or words.text[start - 1].isspace():
         return False
     first = words.text[start]
+    if first == "\\":
+        # An escaped quote closes like a quote; any other backslash starts an escape or a
+        # LaTeX command ("\\frac"), which belongs to what follows.
+        return _word_text(words, index) in _ESCAPED_QUOTES
     return is_punctuation(first) and first not in _OPENING_PUNCTUATION
 
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from lingua_core.assemble import kept_spans, kept_text, repair
+from lingua_core.assemble import _word_text, kept_spans, kept_text, repair
 from lingua_core.budget import fit_to_budget
 from lingua_core.words import split_words
 
@@ -127,3 +127,12 @@ def test_fit_to_budget_moves_the_cut_along_scores_and_spares_fixed_words() -> No
     capped = fit_to_budget(keep, scores, fixed, measure, 40, tolerance=0.05, ceiling=True)
     assert 38 <= int(capped.sum()) <= 40
     assert kept_text(words, capped).startswith("w0 ")
+
+
+def test_a_backslash_after_a_dropped_mark_does_not_glue_to_the_word_before() -> None:
+    text = "Compute $\\\\density binomial{50}{2}$ now."
+    words = split_words(text)
+    keep = np.array([_word_text(words, i) not in {"$"} for i in range(len(words))])
+    out = kept_text(words, keep)
+    assert "Compute\\" not in out, out
+    assert out.startswith("Compute \\\\density"), out
