@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lingua_core.projection import projected_tokens
 from server.documents import Section
 from server.jobs import CachedRatio
 from server.settings import Settings
@@ -22,6 +23,8 @@ class HoverFacts:
     section_tokens: int | None
     cached: CachedRatio | None
     cached_of: str = "section"  # or "paragraph": which text the cached compression was of
+    file_protected: int = 0  # tokens no compression drops (code, placeholders, facts)
+    section_protected: int = 0
 
 
 def usd(value: float) -> str:
@@ -33,14 +36,9 @@ def usd(value: float) -> str:
     return f"${value:.6f}"
 
 
-def kept_tokens(tokens: int, rate: float) -> int:
-    """Tokens left after compressing at ``rate`` (the compressor rounds its target the same way)."""
-    return max(1, round(tokens * rate)) if tokens else 0
-
-
-def _row(label: str, tokens: int, settings: Settings) -> str:
+def _row(label: str, tokens: int, protected: int, settings: Settings) -> str:
     price = settings.usd_per_million / 1_000_000
-    saved = tokens - kept_tokens(tokens, settings.rate)
+    saved = tokens - projected_tokens(tokens, settings.rate, protected)
     return (
         f"| {label} | {tokens:,} | {usd(tokens * price)} | {saved:,} | {usd(saved * price)} | "
         f"{usd(saved * price * CALLS)} |"
@@ -67,11 +65,16 @@ def render(facts: HoverFacts, settings: Settings, markdown: bool = True) -> str:
         "",
         f"| | tokens | cost per call | saved at {factor:.1f}x | saved per call | saved per {CALLS:,} calls |",
         "|---|---:|---:|---:|---:|---:|",
-        _row("File", facts.file_tokens, settings),
+        _row("File", facts.file_tokens, facts.file_protected, settings),
     ]
     if facts.section is not None and facts.section_tokens is not None:
-        lines.append(_row(_section_label(facts.section), facts.section_tokens, settings))
+        lines.append(_row(_section_label(facts.section), facts.section_tokens, facts.section_protected, settings))
     notes = []
+    if facts.file_tokens and facts.file_protected > round(facts.file_tokens * settings.rate):
+        notes.append(
+            f"{facts.file_protected:,} tokens of the file are protected (code, template fields, facts, "
+            f"structure): it compresses to {facts.file_tokens / facts.file_protected:.1f}x at most."
+        )
     if settings.context_window:
         share = facts.file_tokens / settings.context_window
         notes.append(f"File uses {share:.1%} of the {settings.context_window:,}-token context window.")

@@ -23,6 +23,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from lingua_core.projection import protected_tokens
+from lingua_core.protect import ProtectOptions
 from server import actions, commands, hover
 from server.counting import Counters, Layout
 from server.diagnostics import DiagnosticsScheduler, diagnose
@@ -358,6 +360,19 @@ def create_server() -> LinguaServer:
     return server
 
 
+def _protected(ls: LinguaServer, document: Document, start: int, end: int) -> int:
+    """Protected tokens of a range under the compression settings, once per document version."""
+    settings = ls.settings
+    key = repr((start, end, settings.encoding, settings.keep_code_blocks, settings.preserve, settings.unprotect))
+    memo = document.memo("protected")
+    found = memo.get(key)
+    if not isinstance(found, int):
+        protect = ProtectOptions(keep_code_blocks=settings.keep_code_blocks, patterns=settings.preserve)
+        found = protected_tokens(document.text[start:end], protect.without(settings.unprotect), settings.encoding)
+        memo[key] = found
+    return found
+
+
 async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> types.Hover:
     memo = document.memo("outline")
     shape = memo.get("outline")
@@ -366,7 +381,14 @@ async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> typ
     section = section_at(document.text, offset, shape, document.line_starts)  # type: ignore[arg-type]
     file_tokens = await ls.count_span(document, 0, len(document.text))
     section_tokens = await ls.count_span(document, section.start, section.end) if section else None
-    facts = hover.HoverFacts(file_tokens, section, section_tokens, *_cached_ratio(ls, document, offset, section))
+    facts = hover.HoverFacts(
+        file_tokens,
+        section,
+        section_tokens,
+        *_cached_ratio(ls, document, offset, section),
+        file_protected=_protected(ls, document, 0, len(document.text)),
+        section_protected=_protected(ls, document, section.start, section.end) if section else 0,
+    )
     kind = types.MarkupKind.Markdown if ls.markdown_hover else types.MarkupKind.PlainText
     value = hover.render(facts, ls.settings, markdown=ls.markdown_hover)
     range_ = document.range_at(section.start, section.end) if section else None

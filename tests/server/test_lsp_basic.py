@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from lingua_core.budget import BUDGET_TOLERANCE
 from server.diagnostics import DEBOUNCE_SECONDS
 from tests.server.conftest import CLIENTS, copy_prompt, hover_rows, lingua_count, session
 
@@ -303,3 +305,24 @@ async def test_bad_arguments_are_invalid_params(prompts_dir: Path) -> None:
 
 def _unstructured_range(editor: object, uri: str, start: int, end: int) -> dict[str, object]:
     return editor.client.protocol._converter.unstructure(editor.range(uri, start, end))  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_hover_projects_the_savings_the_engine_reaches(prompts_dir: Path, compressor) -> None:  # type: ignore[no-untyped-def]
+    """A Prompty file that is mostly front matter and template fields cannot reach 3x: the
+    hover's projection stops at its protected text, as the engine does."""
+    path = copy_prompt("prompty/socrates.prompty", prompts_dir)
+    text = path.read_text(encoding="utf-8")
+    async with session(root=prompts_dir.parent) as editor:
+        uri = editor.open(path)
+        hover = await editor.hover(uri, 1)
+    assert hover is not None
+    value = hover.contents.value  # type: ignore[union-attr]
+    row = re.search(r"^\| File \| ([\d,]+) \| \$[\d.]+ \| ([\d,]+) \|", value, re.MULTILINE)
+    assert row is not None, value
+    tokens, saved = (int(group.replace(",", "")) for group in row.groups())
+    result = compressor.compress(text, rate=0.33)
+    assert tokens == result.origin_tokens
+    assert result.compressed_tokens > 1.2 * round(0.33 * tokens)  # the engine stops well above 3x
+    projected = tokens - saved
+    assert abs(projected - result.compressed_tokens) <= BUDGET_TOLERANCE * result.compressed_tokens + 2, value
+    assert "protected" in value and "at most" in value
