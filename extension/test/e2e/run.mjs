@@ -2,7 +2,9 @@
 // the packaged lingua.vsix installed, driven through headless Chromium by playwright-core, with
 // the real Python server and the embedded model. It works as a person would: open prompt files
 // copied from ../shared/data/prompts, read the status bar and its hover, hover the text, run
-// the commands from the palette and pick from their quick picks, save and read the files back.
+// the commands from the palette and pick from their quick picks, pick code actions and quick
+// fixes with Ctrl+., change a workspace setting, save and read the files back (and count them
+// with the `lingua` CLI).
 // Screenshots of each step go to extension/test/results/e2e/ (printed at the end).
 //
 // Environment (scripts/test_extension.sh sets these from .tools/env.sh):
@@ -27,6 +29,7 @@ const PROMPTS = process.env.LINGUA_PROMPTS ?? path.resolve(ROOT, '..', 'shared',
 const VSIX = process.env.LINGUA_VSIX ?? path.join(ROOT, 'lingua.vsix');
 const MAP_PROMPT = 'graphrag/global_search_map_system_prompt__MAP_SYSTEM_PROMPT.txt';
 const PROMPTY = 'prompty/socrates.prompty';
+const DRIFT_PROMPT = 'graphrag/drift_search_system_prompt__DRIFT_PRIMER_PROMPT.txt';
 
 function need(name) {
   const v = process.env[name];
@@ -48,6 +51,37 @@ function placeholders(text) {
   const single = [...text.matchAll(/(?<![{$\\])\{[A-Za-z_][\w-]*\}(?!\})/g)].map((m) => m[0]);
   return { dbl, single };
 }
+
+/** A list as a multiset, e.g. "{a}×2 {b}×1": equal strings mean the same items, each as often. */
+function multiset(list) {
+  const counts = new Map();
+  for (const item of list) {
+    counts.set(item, (counts.get(item) ?? 0) + 1);
+  }
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([item, n]) => `${item}×${n}`).join(' ');
+}
+
+/** Both kinds of placeholders of a text as one multiset string. */
+const placeholderCounts = (text) => {
+  const { dbl, single } = placeholders(text);
+  return multiset([...dbl, ...single]);
+};
+
+/**
+ * The text that replaced lines first..last (1-based, as selected by selectLines) of `before` in
+ * `after`, given that the lines before and after them are untouched; undefined when they are not.
+ */
+function replacedRegion(before, after, first, last) {
+  const lines = before.split('\n');
+  const prefix = first > 1 ? `${lines.slice(0, first - 1).join('\n')}\n` : '';
+  const suffix = last < lines.length ? `\n${lines.slice(last).join('\n')}` : '';
+  if (!after.startsWith(prefix) || !after.endsWith(suffix) || after.length < prefix.length + suffix.length) {
+    return undefined;
+  }
+  return after.slice(prefix.length, after.length - suffix.length);
+}
+
+const noSpace = (s) => s.replace(/\s+/g, '');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -84,8 +118,14 @@ mkdirSync(path.join(userData, 'User'), { recursive: true });
 mkdirSync(path.join(userData, 'Machine'), { recursive: true });
 const mapFile = path.join(workspace, 'prompts', 'map_system_prompt.txt');
 const promptyFile = path.join(workspace, 'prompts', 'socrates.prompty');
+const driftFile = path.join(workspace, 'prompts', 'drift_primer.txt');
 cpSync(path.join(PROMPTS, MAP_PROMPT), mapFile);
 cpSync(path.join(PROMPTS, PROMPTY), promptyFile);
+cpSync(path.join(PROMPTS, DRIFT_PROMPT), driftFile);
+// Workspace settings, empty for now: the budget step writes lingua.tokenBudget here, then restores it.
+const workspaceSettings = path.join(workspace, '.vscode', 'settings.json');
+mkdirSync(path.dirname(workspaceSettings), { recursive: true });
+writeFileSync(workspaceSettings, '{}\n');
 
 // The server finds its prepared model and tokenizers in Lingua's cache; pin it before the
 // XDG folders are pointed at the scratch folder.
@@ -189,7 +229,7 @@ async function cleanup() {
     /* no log */
   }
   // The edited prompt files, to read what the commands did.
-  for (const f of [mapFile, promptyFile]) {
+  for (const f of [mapFile, promptyFile, driftFile]) {
     cpSync(f, path.join(RESULTS, `after-${path.basename(f)}`));
   }
   rmSync(scratch, { recursive: true, force: true });
@@ -328,9 +368,149 @@ async function save() {
 
 async function dismissToasts() {
   for (const toast of await page.locator('.notification-toast').all()) {
-    await toast.hover().catch(() => undefined);
+    // Short timeouts: a toast that closes meanwhile would keep hover() waiting for 30 s.
+    await toast.hover({ timeout: 2000 }).catch(() => undefined);
     await toast.locator('.codicon-notifications-clear').click({ timeout: 1000 }).catch(() => undefined);
   }
+}
+
+/** The file count of the status bar item ("N tokens" or "N tokens · M selected"). */
+async function statusBarTokens() {
+  const text = await statusBarText(/^\S*\s*[\d,]+ tokens/);
+  return text === undefined ? undefined : Number(/([\d,]+) tokens/.exec(text)[1].replace(/,/g, ''));
+}
+
+/** `lingua count FILE --json` of the venv, the CLI's own count of a saved file. */
+function cliCount(file) {
+  const out = execFileSync(path.join(path.dirname(PYTHON), 'lingua'), ['count', file, '--json'], { env, encoding: 'utf8', timeout: 120_000 });
+  return JSON.parse(out);
+}
+
+/** How often the client's log says it started the server (the Lingua output channel's log file). */
+function serverStarts() {
+  let files = [];
+  try {
+    files = execFileSync('find', [path.join(userData, 'logs'), '-name', '*Lingua*.log'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    /* no log yet */
+  }
+  return files.reduce((n, f) => n + (readFileSync(f, 'utf8').match(/\] Starting the server:/g) ?? []).length, 0);
+}
+
+/**
+ * Opens the code actions (Ctrl+.) of the selection or cursor, waits until `title` is listed
+ * (again with a fresh Ctrl+. if the first answer came before the server's) and returns the
+ * listed titles.
+ */
+async function openCodeActions(title) {
+  const rows = page.locator('.action-widget .monaco-list-row');
+  for (let attempt = 1; ; attempt += 1) {
+    await page.keyboard.press('Control+.');
+    try {
+      await waitFor(`the code action "${title}"`, async () => (await rows.allInnerTexts()).some((t) => norm(t).includes(title)), 10_000);
+      return (await rows.allInnerTexts()).map((t) => norm(t).replace(/\s+/g, ' ').trim());
+    } catch (err) {
+      if (attempt >= 3) {
+        throw err;
+      }
+      await page.keyboard.press('Escape');
+      await sleep(1000);
+    }
+  }
+}
+
+/** Picks a listed code action by its title. */
+async function pickCodeAction(title) {
+  await page.locator('.action-widget .monaco-list-row', { hasText: title }).first().click({ timeout: 10_000 });
+}
+
+/**
+ * Waits until a picked code action has edited the active document (its title gets the unsaved
+ * mark "● ") or a notification says it failed; returns the failure's text, else undefined.
+ */
+async function waitForActionEdit(what) {
+  const outcome = await waitFor(
+    what,
+    async () => {
+      if ((await page.title()).startsWith('● ')) {
+        return { ok: true };
+      }
+      const toasts = (await page.locator('.notification-toast').allInnerTexts()).map(norm);
+      const bad = toasts.find((t) => /(error|fail|could not|cannot|changed)/i.test(t));
+      return bad === undefined ? undefined : { ok: false, text: bad };
+    },
+    240_000,
+    300,
+  );
+  return outcome.ok ? undefined : outcome.text;
+}
+
+/**
+ * What the active editor renders for lines first..last (1-based): per line its text and its
+ * text without the struck-through (line-through) spans, from the DOM. Wrapped rows belong to
+ * the line whose number is at or above them in the gutter. Whitespace markers (.mtkw) are
+ * skipped. Lines not rendered (scrolled out) are missing from the answer.
+ */
+async function renderedLines(first, last) {
+  const rows = await page.evaluate(() => {
+    const editor = document.querySelector('.editor-group-container.active .monaco-editor');
+    if (editor === null) {
+      return [];
+    }
+    const numbers = [...editor.querySelectorAll('.margin-view-overlays .line-numbers')]
+      .map((el) => ({ top: el.getBoundingClientRect().top, n: Number(el.textContent.trim()) }))
+      .filter((x) => Number.isInteger(x.n) && x.n > 0)
+      .sort((a, b) => a.top - b.top);
+    const out = [];
+    for (const line of editor.querySelectorAll('.view-lines .view-line')) {
+      const top = line.getBoundingClientRect().top;
+      const owner = numbers.filter((x) => x.top <= top + 2).pop();
+      if (owner === undefined) {
+        continue;
+      }
+      let text = '';
+      let kept = '';
+      const struck = [];
+      for (const span of line.querySelectorAll('span')) {
+        if (span.children.length > 0 || span.classList.contains('mtkw')) {
+          continue;
+        }
+        const t = span.textContent ?? '';
+        text += t;
+        if (getComputedStyle(span).textDecorationLine.includes('line-through')) {
+          struck.push(t);
+        } else {
+          kept += t;
+        }
+      }
+      out.push({ top, n: owner.n, text, kept, struck });
+    }
+    return out.sort((a, b) => a.top - b.top);
+  });
+  const lines = new Map();
+  for (const r of rows) {
+    if (r.n < first || r.n > last) {
+      continue;
+    }
+    const line = lines.get(r.n) ?? { text: '', kept: '', struck: [] };
+    line.text += norm(r.text);
+    line.kept += norm(r.kept);
+    line.struck.push(...r.struck.map(norm));
+    lines.set(r.n, line);
+  }
+  return lines;
+}
+
+async function struckSpans() {
+  return page.evaluate(() => {
+    let n = 0;
+    for (const el of document.querySelectorAll('.editor-group-container.active .view-line span')) {
+      if (getComputedStyle(el).textDecorationLine.includes('line-through')) {
+        n += 1;
+      }
+    }
+    return n;
+  });
 }
 
 try {
@@ -431,15 +611,17 @@ try {
   check(Math.abs(origin - selTokens) <= Math.max(3, selTokens * 0.02), `the status bar's selection count (${selTokens}) agrees with the server's (${origin})`);
   await save();
   const mapAfter = readFileSync(mapFile, 'utf8');
-  const after = placeholders(mapAfter);
   check(mapAfter.length < mapBefore.length * 0.85, `the document got shorter: ${mapBefore.length} → ${mapAfter.length} characters`);
+  // The compressed region: what lies between the untouched lines 1-8 and 45-end. Its
+  // placeholders are counted there, each as often as in the selection (the same ones elsewhere
+  // in the file do not count).
+  const mapRegion = replacedRegion(mapBefore, mapAfter, 9, 44);
+  check(mapRegion !== undefined, 'the text before line 9 and after line 44 is untouched');
+  const wantFields = placeholderCounts(selected);
+  const gotFields = placeholderCounts(mapRegion ?? '');
   check(
-    before.single.every((p) => after.single.includes(p)),
-    `format fields kept verbatim: ${before.single.join(' ')}`,
-  );
-  check(
-    mapAfter.startsWith(mapLines.slice(0, 8).join('\n')) && mapAfter.endsWith(mapLines.slice(44).join('\n')),
-    'the text before line 9 and after line 44 is untouched',
+    mapRegion !== undefined && gotFields === wantFields && mapRegion.length < selected.length,
+    `format fields kept verbatim in the compressed lines (${selected.length} → ${mapRegion?.length} characters): want ${wantFields}, got ${gotFields}`,
   );
   // Show the compressed lines 9-… from the top of the file.
   await page.keyboard.press('Control+Home');
@@ -467,27 +649,46 @@ try {
   await save();
   const promptyAfter = readFileSync(promptyFile, 'utf8');
   check(promptyAfter.length < promptyBefore.length, `Apply shortened socrates.prompty: ${promptyBefore.length} → ${promptyAfter.length} characters`);
-  check(
-    pBefore.dbl.every((p) => promptyAfter.includes(p)),
-    `placeholders kept verbatim: ${[...new Set(pBefore.dbl)].join(' ')}`,
-  );
-  check(promptyAfter.startsWith(promptyBefore.split('\n').slice(0, 22).join('\n')), 'the front matter outside the selection is untouched');
+  // Lines 1-22 (front matter) and 37-end are untouched; the placeholders are counted in between.
+  const promptyRegion = replacedRegion(promptyBefore, promptyAfter, 23, 36);
+  check(promptyRegion !== undefined, 'the front matter and the lines after the selection are untouched');
+  const wantDbl = placeholderCounts(promptyBefore.split('\n').slice(22, 36).join('\n'));
+  const gotDbl = placeholderCounts(promptyRegion ?? '');
+  check(promptyRegion !== undefined && gotDbl === wantDbl, `placeholders kept verbatim in the replaced lines: want ${wantDbl}, got ${gotDbl}`);
   await shot('preview-applied', 'after Apply: the compressed text replaced the selection');
 
-  // 6. A stale preview is never applied: preview, edit the document, then Apply.
+  // 6. A stale preview is never applied: preview, edit the previewed lines, then Apply.
   await openFile('map_system_prompt.txt');
   const mapNow = readFileSync(mapFile, 'utf8');
-  const tail = mapNow.split('\n').length;
-  await selectLines(tail - 12, tail - 1, mapNow);
+  const nowLines = mapNow.split('\n');
+  const tail = nowLines.length;
+  const [pvFirst, pvLast] = [tail - 12, tail - 1];
+  await selectLines(pvFirst, pvLast, mapNow);
   await palette('Lingua: Preview Compression');
   await pick('5x');
   await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 240_000 });
+  const staleTab = norm(await page.locator('.tab.active').first().innerText()).split('\n')[0];
+  const [, pvFrom, pvTo] = (/\(([\d,]+) → ([\d,]+) tokens/.exec(staleTab) ?? ['', '0', '0']).map((x) => Number(x.replace(/,/g, '')));
+  check(pvTo < pvFrom, `the preview would change the lines: "${staleTab}"`);
   await dismissToasts();
   await openFile('map_system_prompt.txt');
-  await page.keyboard.press('Control+End');
-  await page.keyboard.type(' edited');
+  // The edit lands inside the previewed lines: a word at the start of the longest prose line.
+  let staleLine = pvFirst + 6;
+  for (let n = pvFirst; n <= pvLast; n += 1) {
+    if (/^[A-Za-z]/.test(nowLines[n - 1]) && (!/^[A-Za-z]/.test(nowLines[staleLine - 1]) || nowLines[n - 1].length > nowLines[staleLine - 1].length)) {
+      staleLine = n;
+    }
+  }
+  const STALE = 'STALEWORD ';
+  await page.keyboard.press('Control+G');
+  await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 10_000 });
+  await page.keyboard.type(String(staleLine));
+  await page.keyboard.press('Enter');
+  await sleep(300);
+  await page.keyboard.type(STALE);
+  await sleep(300);
   const unsaved = await page.evaluate(() => document.title);
-  log(`edited the document after the preview (${unsaved})`);
+  log(`typed "${STALE.trim()}" into previewed line ${staleLine} after the preview (${unsaved})`);
   await palette('Lingua: Apply Compression');
   const stale = await waitFor(
     'the stale-preview warning',
@@ -495,50 +696,69 @@ try {
     15_000,
   );
   check(stale !== undefined, `stale preview refused: "${stale.split('\n').find((l) => /changed/.test(l))}"`);
-  await shot('stale-preview-refused', 'the document was edited after the preview: Apply refuses and says why');
+  await shot('stale-preview-refused', 'the previewed lines were edited after the preview: Apply refuses and says why');
   await save();
   const mapFinal = readFileSync(mapFile, 'utf8');
-  check(mapFinal.endsWith(' edited') || mapFinal.trimEnd().endsWith('edited'), 'the edited document was not overwritten by the stale preview');
+  // Exactly the text before the preview plus the typed word, inside the previewed lines.
+  const staleAt = mapFinal.indexOf(STALE);
+  const pvStart = nowLines.slice(0, pvFirst - 1).join('\n').length + 1;
+  const pvEnd = nowLines.slice(0, pvLast).join('\n').length;
+  check(staleAt >= pvStart && staleAt <= pvEnd, `the typed word is in the previewed lines (offset ${staleAt} in ${pvStart}-${pvEnd})`);
+  check(
+    staleAt >= 0 && mapFinal.slice(0, staleAt) + mapFinal.slice(staleAt + STALE.length) === mapNow,
+    'the edited document was not overwritten by the stale preview (the file is the previewed text plus the typed word)',
+  );
   await dismissToasts();
   await palette('Lingua: Discard Compression').catch(() => undefined);
 
-  // 7. Show What Will Be Dropped: heat colours and struck-through words.
+  // 7. Show What Will Be Dropped: heat colours and struck-through words, and they are the words
+  // the same compression drops. The heat view scores at the lingua.rate setting (0.33, the
+  // default: heat.ts without an argument), the same rate as the quick pick's 3x.
   await openFile('map_system_prompt.txt');
-  await selectLines(tail - 12, tail - 1, readFileSync(mapFile, 'utf8'));
+  const heatText = readFileSync(mapFile, 'utf8');
+  const heatLines = heatText.split('\n');
+  const [hFirst, hLast] = [heatLines.length - 12, heatLines.length - 1];
+  await selectLines(hFirst, hLast, heatText);
   await palette('Lingua: Show What Will Be Dropped');
-  const struck = await waitFor(
-    'struck-through (dropped) words',
-    () =>
-      page.evaluate(() => {
-        let n = 0;
-        for (const el of document.querySelectorAll('.editor-group-container.active .view-line span')) {
-          if (getComputedStyle(el).textDecorationLine.includes('line-through')) {
-            n += 1;
-          }
-        }
-        return n;
-      }),
-    240_000,
-    500,
-  );
+  const struck = await waitFor('struck-through (dropped) words', struckSpans, 240_000, 500);
   check(struck > 0, `heat view: ${struck} word spans struck through as dropped`);
+  // Home collapses the selection (no whitespace markers in the text) and keeps the heat view.
   await page.keyboard.press('Home');
   await sleep(500);
   await shot('heat-view', 'Show What Will Be Dropped: words coloured red (likely dropped) to green (kept), dropped words struck through');
-  await page.keyboard.press('Escape');
+  const heat = await renderedLines(hFirst, hLast);
+  const missing = [];
+  for (let n = hFirst; n <= hLast; n += 1) {
+    if (noSpace(heat.get(n)?.text ?? '\u0000') !== noSpace(heatLines[n - 1])) {
+      missing.push(n);
+    }
+  }
+  check(missing.length === 0, `the heat view's lines ${hFirst}-${hLast} are all rendered as in the file${missing.length > 0 ? ` (not: ${missing.join(', ')})` : ''}`);
+  const heatKept = [...heat.values()].map((l) => noSpace(l.kept)).join('');
+  const heatStruck = [...heat.values()].flatMap((l) => l.struck.map((w) => w.trim()).filter(Boolean));
+  // An edit clears the heat view (typed at the cursor, not Escape: that clears it too).
   await page.keyboard.type('x');
   await sleep(800);
-  const struckAfterEdit = await page.evaluate(() => {
-    let n = 0;
-    for (const el of document.querySelectorAll('.editor-group-container.active .view-line span')) {
-      if (getComputedStyle(el).textDecorationLine.includes('line-through')) {
-        n += 1;
-      }
-    }
-    return n;
-  });
+  const struckAfterEdit = await struckSpans();
   check(struckAfterEdit === 0, `the heat view clears on edit (${struckAfterEdit} struck spans left)`);
   await page.keyboard.press('Control+Z');
+  await sleep(300);
+  // The same lines compressed at the same rate: the unstruck text is exactly what it keeps.
+  await selectLines(hFirst, hLast, heatText);
+  await palette('Lingua: Compress Selection');
+  await pick('3x');
+  const heatOutcome = await waitForOutcome('the 3x compression of the heat view lines', /Lingua: [\d,]+ → [\d,]+ tokens/, 240_000);
+  check(heatOutcome.ok, `compression of the heat view's lines reported: ${heatOutcome.text}`);
+  await save();
+  const heatRegion = replacedRegion(heatText, readFileSync(mapFile, 'utf8'), hFirst, hLast);
+  check(
+    heatRegion !== undefined && noSpace(heatRegion) === heatKept,
+    `the unstruck words are what Compress Selection 3x keeps (${heatStruck.length} struck: ${JSON.stringify(heatStruck.slice(0, 12).join(' '))}…)`,
+  );
+  if (heatRegion === undefined || noSpace(heatRegion) !== heatKept) {
+    log(`unstruck:   ${JSON.stringify(heatKept)}`);
+    log(`compressed: ${JSON.stringify(noSpace(heatRegion ?? '(lines around the selection changed)'))}`);
+  }
 
   // 8. Cancel: a whole-file compression at a custom rate, cancelled from its notification.
   await save();
@@ -556,6 +776,150 @@ try {
   await sleep(3000);
   await save();
   check(readFileSync(mapFile, 'utf8') === beforeCancel, 'a cancelled compression leaves the document unchanged');
+
+  // 9. Code actions (Ctrl+.) on a selection: Lingua's compress actions; "Compress selection 2x".
+  await dismissToasts();
+  await openFile('drift_primer.txt');
+  const driftBefore = readFileSync(driftFile, 'utf8');
+  const driftSel = driftBefore.split('\n').slice(3, 20).join('\n');
+  check(placeholders(driftSel).single.length >= 2, `the selection holds placeholders ${placeholders(driftSel).single.join(' ')}`);
+  await selectLines(4, 20, driftBefore);
+  const bulb = await waitFor('the light bulb', () => page.locator('.editor-group-container.active .lightBulbWidget').first().isVisible(), 15_000).catch(() => false);
+  check(bulb, 'a light bulb shows at the selection');
+  const listed = await openCodeActions('Compress selection 2x');
+  check(
+    ['2x', '3x', '5x'].every((f) => listed.some((t) => t.includes(`Compress selection ${f}`))),
+    `Ctrl+. lists Lingua's compress actions: ${listed.join(' | ')}`,
+  );
+  await shot('code-actions', 'Ctrl+. on a selection: Lingua offers Compress selection 2x / 3x / 5x');
+  await pickCodeAction('Compress selection 2x');
+  const actionFailed = await waitForActionEdit("the code action's edit");
+  check(actionFailed === undefined, `the code action edited the document${actionFailed ? `: ${actionFailed}` : ''}`);
+  await save();
+  const driftAfter = readFileSync(driftFile, 'utf8');
+  const driftRegion = replacedRegion(driftBefore, driftAfter, 4, 20);
+  check(driftRegion !== undefined, 'the code action left lines 1-3 and 21-end untouched');
+  check(
+    driftRegion !== undefined && driftRegion.length < driftSel.length * 0.85,
+    `the code action compressed lines 4-20: ${driftSel.length} → ${driftRegion?.length} characters`,
+  );
+  const wantDrift = placeholderCounts(driftSel);
+  const gotDrift = placeholderCounts(driftRegion ?? '');
+  check(driftRegion !== undefined && gotDrift === wantDrift, `placeholders kept verbatim by the code action: want ${wantDrift}, got ${gotDrift}`);
+
+  // 10. Lingua: Count Tokens (no selection): the same count as the CLI's for the saved file.
+  await page.keyboard.press('Control+Home');
+  await sleep(300);
+  await dismissToasts();
+  const cli = cliCount(driftFile);
+  await palette('Lingua: Count Tokens');
+  const countToast = await waitFor(
+    'the Count Tokens message',
+    async () => (await page.locator('.notification-toast').allInnerTexts()).map(norm).find((t) => /Document: [\d,]+ tokens/.test(t)),
+    30_000,
+  );
+  const [, shownTokens, shownEncoding] = /Document: ([\d,]+) tokens for \S+ \((\w+)\)/.exec(countToast) ?? ['', '-1', '?'];
+  check(
+    Number(shownTokens.replace(/,/g, '')) === cli.tokens && shownEncoding === cli.encoding,
+    `Count Tokens says ${shownTokens} tokens (${shownEncoding}); lingua count --json says ${cli.tokens} (${cli.encoding})`,
+  );
+  const barTokens = await waitFor('the status bar count of the saved file', async () => ((await statusBarTokens()) === cli.tokens ? cli.tokens : undefined), 15_000).catch(
+    () => statusBarTokens(),
+  );
+  check(barTokens === cli.tokens, `the status bar count (${barTokens}) is the CLI's (${cli.tokens})`);
+  await shot('count-tokens', `Lingua: Count Tokens on drift_primer.txt: ${cli.tokens} tokens, as lingua count reports`);
+  await dismissToasts();
+
+  // 11. Token budget: a lingua.tokenBudget below the file's count gives a warning with the quick
+  // fix "Compress to fit the budget", which brings the file under the budget.
+  const budget = Math.floor(cli.tokens * 0.8);
+  writeFileSync(workspaceSettings, `${JSON.stringify({ 'lingua.tokenBudget': budget }, null, 2)}\n`);
+  log(`workspace setting lingua.tokenBudget = ${budget} (the file has ${cli.tokens} tokens)`);
+  // The warning of this file (the other open prompt files get one too).
+  const overBudget = `This prompt is ${cli.tokens.toLocaleString('en-US')} tokens (${cli.encoding}), over the budget of ${budget.toLocaleString('en-US')}`;
+  const squiggles = () => page.locator('.editor-group-container.active .squiggly-warning').count();
+  const squiggled = await waitFor('the over-budget squiggle', async () => ((await squiggles()) > 0 ? true : undefined), 30_000).catch(() => false);
+  check(squiggled, 'the over-budget warning is drawn in the editor');
+  await page.keyboard.press('Control+Shift+M');
+  const problem = await waitFor(
+    'the over-budget warning in the Problems panel',
+    async () => (await page.locator('.markers-panel').allInnerTexts()).flatMap((t) => norm(t).split('\n')).find((l) => l.includes(overBudget)),
+    30_000,
+  ).catch(() => undefined);
+  check(problem !== undefined, `the Problems panel lists it: ${JSON.stringify(problem)}`);
+  await shot('budget-warning', `lingua.tokenBudget ${budget}: the over-budget warning in the Problems panel`);
+  await page.keyboard.press('Control+J');
+  await waitFor('the panel to close', async () => !(await page.locator('.markers-panel').first().isVisible()), 5_000).catch(() => undefined);
+  await openFile('drift_primer.txt');
+  const fixes = await openCodeActions('Compress to fit the budget');
+  check(fixes.some((t) => t.includes('Compress to fit the budget')), `Ctrl+. offers the quick fix: ${fixes.join(' | ')}`);
+  await pickCodeAction('Compress to fit the budget');
+  const fixFailed = await waitForActionEdit("the quick fix's edit");
+  check(fixFailed === undefined, `the quick fix edited the document${fixFailed ? `: ${fixFailed}` : ''}`);
+  const fitted = await waitFor(
+    'the status bar count under the budget',
+    async () => {
+      const n = await statusBarTokens();
+      return n !== undefined && n <= budget ? n : undefined;
+    },
+    30_000,
+  ).catch(() => undefined);
+  check(fitted !== undefined, `the status bar count is under the budget: ${fitted ?? (await statusBarTokens())} ≤ ${budget}`);
+  const cleared = await waitFor('the warning to go', async () => (await squiggles()) === 0, 15_000).catch(() => false);
+  check(cleared, 'the over-budget warning is gone after the quick fix');
+  await shot('budget-fixed', `after "Compress to fit the budget": the file is under ${budget} tokens, no warning`);
+  await save();
+  const fittedText = readFileSync(driftFile, 'utf8');
+  const cliFitted = cliCount(driftFile);
+  check(cliFitted.tokens <= budget && cliFitted.tokens > budget * 0.5, `the saved file fits: lingua count says ${cliFitted.tokens} tokens for a budget of ${budget}`);
+  const wantWhole = placeholderCounts(driftAfter);
+  const gotWhole = placeholderCounts(fittedText);
+  check(gotWhole === wantWhole, `placeholders kept verbatim by the quick fix: want ${wantWhole}, got ${gotWhole}`);
+  writeFileSync(workspaceSettings, '{}\n');
+  // Restored: the other open prompt files (over the low budget too) lose their warnings.
+  const problemsItem = page.locator('.statusbar-item:has(.codicon-warning)').first();
+  const noProblems = await waitFor(
+    'no problems once the budget setting is removed',
+    async () => {
+      const counts = norm(await problemsItem.innerText()).match(/\d+/g) ?? [];
+      return counts.length >= 2 && counts.every((n) => n === '0') ? counts.join('/') : undefined;
+    },
+    30_000,
+  ).catch(() => undefined);
+  check(noProblems !== undefined, `lingua.tokenBudget removed again: no warnings left (status bar problems ${noProblems ?? norm(await problemsItem.innerText())})`);
+
+  // 12. Lingua: Restart Server: a new server process, and the count and the hover work again.
+  const startsBefore = serverStarts();
+  await page.keyboard.press('Control+Home');
+  await palette('Lingua: Restart Server');
+  const restarted = await waitFor('the restart message', () => statusBarText(/server restarted/), 120_000).catch(() => undefined);
+  check(restarted !== undefined, `Restart Server reports "${restarted}"`);
+  const startsAfter = await waitFor(
+    'the restart in the Lingua log',
+    () => {
+      const n = serverStarts();
+      return n > startsBefore ? n : undefined;
+    },
+    15_000,
+  ).catch(() => serverStarts());
+  check(startsBefore >= 1 && startsAfter === startsBefore + 1, `the client started the server once more (log: ${startsBefore} → ${startsAfter} starts)`);
+  const countBack = await waitFor('the token count back in the status bar', async () => ((await statusBarTokens()) === cliFitted.tokens ? cliFitted.tokens : undefined), 60_000).catch(
+    () => statusBarTokens(),
+  );
+  check(countBack === cliFitted.tokens, `after the restart the status bar counts ${countBack} tokens (lingua count: ${cliFitted.tokens})`);
+  await page.locator('.editor-group-container.active .view-line').first().hover({ position: { x: 40, y: 5 } });
+  // Only a visible hover: the one from step 3 may still be in the DOM, hidden.
+  const hoverBack = await waitFor(
+    'the editor hover after the restart',
+    async () => (await page.locator('.monaco-editor .monaco-hover').filter({ visible: true }).allInnerTexts()).map(norm).find((t) => /tokens/i.test(t)),
+    60_000,
+  ).catch(() => undefined);
+  check(
+    hoverBack !== undefined && new RegExp(`File\\s+${cliFitted.tokens.toLocaleString('en-US')}\\s`).test(hoverBack),
+    `after the restart the hover answers with the file's ${cliFitted.tokens} tokens: ${JSON.stringify(hoverBack?.slice(0, 160))}`,
+  );
+  await shot('restarted', 'after Lingua: Restart Server: the status bar count and the hover are back');
+  await page.keyboard.press('Escape');
 } catch (err) {
   failures.push(`error: ${err instanceof Error ? err.message : String(err)}`);
   log(`ERROR: ${err instanceof Error ? err.stack : String(err)}`);
