@@ -158,29 +158,36 @@ def _cores(text: str) -> set[str]:
     return {re.sub(r"^\W+|\W+$", "", word) for word in text.split()} - {""}
 
 
+def _open_copy(editor: Editor, name: str) -> tuple[str, str, int]:
+    """Open a copy of a shared prompt; its uri, text, and the progress tokens seen so far."""
+    uri = editor.open(copy_prompt(name, _prompts(editor)))
+    return uri, editor.texts[uri], len(editor.client.progress_reports)
+
+
+async def _under_way(editor: Editor, before: int, reported: bool = False) -> None:
+    """Wait until a job started after ``before`` progress tokens shows progress (with
+    ``reported``, a report inside it: the model is compressing, not just queued)."""
+    for _ in range(400):
+        tokens = list(editor.client.progress_reports.values())[before:]
+        if tokens and (not reported or any(isinstance(r, types.WorkDoneProgressReport) for r in tokens[0])):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the compression never reported progress")
+
+
 def _ranges(raw: dict[str, Any]) -> dict[str, types.Position]:
     return {key: types.Position(**raw[key]) for key in ("start", "end")}
 
 
 async def test_cancel_request_stops_the_model(editor: Editor) -> None:
-    path = copy_prompt("awesome-copilot/write-coding-standards-from-file.prompt.md", _prompts(editor))
-    uri = editor.open(path)
-    text = editor.texts[uri]
-    before = len(editor.client.progress_reports)
+    uri, text, before = _open_copy(editor, "awesome-copilot/write-coding-standards-from-file.prompt.md")
     params = types.ExecuteCommandParams(
         command="lingua.compress", arguments=[{"uri": uri, "range": _json_range(editor, uri, 0, len(text))}]
     )
     request = asyncio.ensure_future(
         editor.client.protocol.send_request_async("workspace/executeCommand", params, msg_id="cancel-me")
     )
-    # wait for the compression (not just the job) to be under way
-    for _ in range(400):
-        reports = list(editor.client.progress_reports.values())[before:]
-        if reports and any(isinstance(r, types.WorkDoneProgressReport) for r in reports[0]):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        pytest.fail("the compression never reported progress")
+    await _under_way(editor, before, reported=True)  # the compression itself, not just the job
     cancelled_at = time.perf_counter()
     editor.client.cancel_request(types.CancelParams(id="cancel-me"))
     with pytest.raises(JsonRpcException) as failure:
@@ -235,10 +242,7 @@ async def test_edit_during_compression_is_not_applied(editor: Editor) -> None:
     running = asyncio.ensure_future(
         editor.command("lingua.compress", {"uri": uri, "range": _json_range(editor, uri, start, end), "rate": 0.5})
     )
-    for _ in range(200):
-        if len(editor.client.progress_reports) > before:
-            break
-        await asyncio.sleep(0.05)
+    await _under_way(editor, before)
     editor.replace(uri, 0, 0, "Typed meanwhile. ")  # the user keeps typing
     result = await asyncio.wait_for(running, 120)
     assert result["applied"] is False
@@ -248,17 +252,11 @@ async def test_edit_during_compression_is_not_applied(editor: Editor) -> None:
 
 async def test_counting_and_hovers_answer_while_a_compression_runs(editor: Editor) -> None:
     """The model runs on its own thread: a hover or a count must not queue behind it."""
-    path = copy_prompt("awesome-copilot/write-coding-standards-from-file.prompt.md", _prompts(editor))
-    uri = editor.open(path)
-    text = editor.texts[uri]
-    before = len(editor.client.progress_reports)
+    uri, text, before = _open_copy(editor, "awesome-copilot/write-coding-standards-from-file.prompt.md")
     running = asyncio.ensure_future(
         editor.command("lingua.preview", {"uri": uri, "range": _json_range(editor, uri, 0, len(text)), "rate": 0.3})
     )
-    for _ in range(400):
-        if len(editor.client.progress_reports) > before:
-            break
-        await asyncio.sleep(0.05)
+    await _under_way(editor, before)
     assert not running.done()
     count = await asyncio.wait_for(editor.command("lingua.countTokens", {"uri": uri}), 10)
     hover = await asyncio.wait_for(editor.hover(uri, 5), 10)
