@@ -24,13 +24,12 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from lingua_core.projection import protected_tokens
-from lingua_core.protect import ProtectOptions
 from server import actions, commands, hover
 from server.counting import Counters, Layout
 from server.diagnostics import DiagnosticsScheduler, diagnose
 from server.documents import Document, DocumentStore, Section, is_prompt_file, outline, paragraph_at, section_at
 from server.jobs import CachedRatio, CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
-from server.settings import Settings, parse_settings, problems_message, with_target
+from server.settings import Settings, parse_settings, problems_message, protect_options, with_target
 from server.worker import ModelState, ModelStatus, ModelWorker
 
 log = logging.getLogger(__name__)
@@ -367,8 +366,8 @@ def _protected(ls: LinguaServer, document: Document, start: int, end: int) -> in
     memo = document.memo("protected")
     found = memo.get(key)
     if not isinstance(found, int):
-        protect = ProtectOptions(keep_code_blocks=settings.keep_code_blocks, patterns=settings.preserve)
-        found = protected_tokens(document.text[start:end], protect.without(settings.unprotect), settings.encoding)
+        protect = protect_options(settings.keep_code_blocks, settings.preserve, settings.unprotect)
+        found = protected_tokens(document.text[start:end], protect, settings.encoding)
         memo[key] = found
     return found
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lingua_core.protect import ProtectOptions
 
 DEFAULT_PROMPT_FILES: tuple[str, ...] = (
     "**/*.prompt",
@@ -168,3 +171,11 @@ def with_target(settings: Settings) -> Settings:
 def problems_message(problems: list[str]) -> str:
     """One message for all problems, so a bad settings file does not bury the user in pop-ups."""
     return "Lingua: ignoring invalid settings, using defaults for them: " + "; ".join(problems) + "."
+
+
+def protect_options(keep_code_blocks: bool, preserve: tuple[str, ...], unprotect: tuple[str, ...]) -> ProtectOptions:
+    """The engine's protection from the ``keepCodeBlocks``, ``preserve`` and ``unprotect``
+    settings: one place, so that hovers project with what compressions will protect."""
+    from lingua_core.protect import ProtectOptions
+
+    return ProtectOptions(keep_code_blocks=keep_code_blocks, patterns=preserve).without(unprotect)

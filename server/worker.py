@@ -23,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from server.settings import protect_options
+
 if TYPE_CHECKING:
     from lingua_core import CompressionResult, Compressor
 
@@ -202,7 +204,7 @@ class ModelWorker:
         compressor = self._ensure_loaded(progress)
         if cancelled():
             raise JobCancelled
-        from lingua_core import CompressionCancelled, LLMLinguaOptions, Prompt, ProtectOptions
+        from lingua_core import CompressionCancelled, LLMLinguaOptions, Prompt
 
         label = f"{1 / job.rate:.1f}x" if job.rate else f"to {job.target_tokens} tokens"
         progress(f"Compressing {label}", 0)
@@ -210,7 +212,7 @@ class ModelWorker:
         def on_progress(done: int, total: int) -> None:
             progress(f"Compressing {label}", round(100 * done / total) if total else None)
 
-        protect = ProtectOptions(keep_code_blocks=job.keep_code_blocks, patterns=job.preserve).without(job.unprotect)
+        protect = protect_options(job.keep_code_blocks, job.preserve, job.unprotect)
         try:
             # The engine picks what runs: the model's method for "auto", and for a
             # question-aware method the selection's trailing question (or the plain form).

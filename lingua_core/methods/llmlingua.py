@@ -226,10 +226,11 @@ def compress_contexts(
     budget = plan_budget(lm.tokenizer, prompt, rate, target_tokens)
     order, offsets = select_contexts(lm, prompt, budget, options)
     contexts = [prompt.contexts[i] for i in order]
+    labels = list(order)  # each part's index in the prompt; -1 is the instruction
     if prompt.compress_instruction and prompt.instruction:
         contexts = [prompt.instruction, *contexts]
         offsets = [0.0, *offsets]
-    labels = [-1, *order] if len(contexts) > len(order) else list(order)
+        labels = [-1, *labels]
     kept = [(c, o, label) for c, o, label in zip(contexts, offsets, labels) if c]
     text = SEPARATOR.join(c for c, _, _ in kept)
     starts, position = [], 0
