@@ -1,9 +1,10 @@
 // ESLint for the VS Code client: typescript-eslint's strict, type-checked rules.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.tools/**', '.venv/**', 'extension/test/e2e/**'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.tools/**', '.venv/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
@@ -27,7 +28,9 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {
+    // The end-to-end driver is plain Node; its page.evaluate callbacks run in the browser.
     files: ['extension/test/e2e/**/*.mjs', '*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

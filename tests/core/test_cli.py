@@ -1,4 +1,9 @@
-"""The `lingua` command as scripts use it: real processes, real model, exit codes and JSON."""
+"""The `lingua` command as scripts use it: exit codes, messages and JSON.
+
+Errors found before a model loads, counting and one compression run as real processes;
+the other compressions run the command in the test process on the session's model
+(``inline_cli``), which spares each a process start and a model load.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pytest
 
 from lingua_core.budget import BUDGET_TOLERANCE
 from lingua_core.tokens import count_tokens
+from tests.core.conftest import CliRun, InlineCli
 
 LINGUA = [sys.executable, "-m", "lingua_core.cli"]
 
@@ -25,7 +31,7 @@ def run(
     )
 
 
-def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
+def one_line_error(proc: subprocess.CompletedProcess[bytes] | CliRun) -> str:
     err = proc.stderr.decode()
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -95,8 +101,8 @@ def test_missing_file() -> None:
     assert "No such file" in one_line_error(proc)
 
 
-def test_unknown_model_spec() -> None:
-    proc = run("compress", "-", "--model", "./no-such-folder", stdin=b"text to compress here")
+def test_unknown_model_spec(inline_cli: InlineCli) -> None:
+    proc = inline_cli("compress", "-", "--model", "./no-such-folder", stdin=b"text to compress here")
     assert proc.returncode == 1
     assert "does not exist" in one_line_error(proc)
 
@@ -116,7 +122,7 @@ def test_bad_preserve_regex() -> None:
     assert "([unclosed" in one_line_error(proc)
 
 
-def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str) -> None:
+def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str, inline_cli: InlineCli) -> None:
     demos = [d for d in gsm8k_prompt.split("\n\n") if d.strip()]
     prompt = {
         "instruction": "Solve the grade-school math problem. Think step by step.",
@@ -125,7 +131,7 @@ def test_compress_json_structured_prompt(tmp_path: Path, gsm8k_prompt: str) -> N
     }
     file = tmp_path / "prompt.json"
     file.write_text(json.dumps(prompt), encoding="utf-8")
-    proc = run("compress", str(file), "--rate", "0.3", "--json")
+    proc = inline_cli("compress", str(file), "--rate", "0.3", "--json")
     assert proc.returncode == 0, proc.stderr.decode()
     data = json.loads(proc.stdout)
     assert data["method"] == "longllmlingua"  # a question is given: question-aware by default
@@ -161,17 +167,19 @@ def test_compress_text_target_tokens(gsm8k_prompt: str) -> None:
     assert data["seconds"] > 0
 
 
-def test_wrong_method_for_model() -> None:
-    proc = run("compress", "-", "--method", "llmlingua2", stdin=b"a prompt with some words in it")
+def test_wrong_method_for_model(inline_cli: InlineCli) -> None:
+    proc = inline_cli("compress", "-", "--method", "llmlingua2", stdin=b"a prompt with some words in it")
     assert proc.returncode == 1
     assert "token-classification" in one_line_error(proc)
 
 
-def test_token_classifier_model_runs_llmlingua2(tmp_path: Path, gsm8k_prompt: str) -> None:
+def test_token_classifier_model_runs_llmlingua2(tmp_path: Path, gsm8k_prompt: str, inline_cli: InlineCli) -> None:
     from tests.core.test_llmlingua2 import _tiny_bert
 
     model_dir = _tiny_bert(tmp_path / "renamed-classifier")
-    proc = run("compress", "-", "--model", str(model_dir), "--rate", "0.4", "--json", stdin=gsm8k_prompt.encode())
+    proc = inline_cli(
+        "compress", "-", "--model", str(model_dir), "--rate", "0.4", "--json", stdin=gsm8k_prompt.encode()
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     data = json.loads(proc.stdout)
     assert data["method"] == "llmlingua2"  # chosen from the architecture, not the folder's name
@@ -181,24 +189,24 @@ def test_token_classifier_model_runs_llmlingua2(tmp_path: Path, gsm8k_prompt: st
     )
     rebuilt = "".join(gsm8k_prompt[s:e] for s, e in data["kept_spans"])
     assert rebuilt == data["compressed_prompt"]
-    proc = run("compress", "-", "--model", str(model_dir), "--method", "llmlingua", stdin=b"some words here")
+    proc = inline_cli("compress", "-", "--model", str(model_dir), "--method", "llmlingua", stdin=b"some words here")
     assert proc.returncode == 1
     assert "token classifier" in one_line_error(proc)
 
 
-def test_no_protect_lets_a_kind_be_compressed_and_names_the_kinds() -> None:
+def test_no_protect_lets_a_kind_be_compressed_and_names_the_kinds(inline_cli: InlineCli) -> None:
     text = (
         "Readings from meter 4 were 12.5 kWh on Monday, 13.1 kWh on Tuesday, 11.8 kWh on Wednesday, "
         "14.2 kWh on Thursday and 10.9 kWh on Friday, which the report lists for the whole week. " * 3
     )
-    kept = run("compress", "-", "--rate", "0.3", "--json", stdin=text.encode())
+    kept = inline_cli("compress", "-", "--rate", "0.3", "--json", stdin=text.encode())
     assert kept.returncode == 0, kept.stderr.decode()
     numbers = re.findall(r"\d+\.\d kWh", text)
     assert all(n in json.loads(kept.stdout)["compressed_prompt"] for n in numbers)
-    free = run("compress", "-", "--rate", "0.3", "--json", "--no-protect", "numbers", stdin=text.encode())
+    free = inline_cli("compress", "-", "--rate", "0.3", "--json", "--no-protect", "numbers", stdin=text.encode())
     assert free.returncode == 0, free.stderr.decode()
     out = json.loads(free.stdout)["compressed_prompt"]
     assert sum(n in out for n in numbers) < len(numbers)
-    bad = run("compress", "-", "--no-protect", "digits", stdin=text.encode())
+    bad = inline_cli("compress", "-", "--no-protect", "digits", stdin=text.encode())
     assert bad.returncode == 2
     assert "numbers" in bad.stderr.decode()  # the usage error lists the known kinds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,16 +12,9 @@ import pytest
 from lingua_core import CompressionCancelled, Compressor, InputError, Prompt
 from lingua_core.budget import BUDGET_TOLERANCE
 from lingua_core.protect import find_protected_spans
+from lingua_core.result import CompressionResult
 from lingua_core.tokens import count_tokens
-from tests.conftest import SHARED_DATA
-
-PROMPT_DIRS = ["graphrag", "awesome-copilot", "prompty", "promptflow"]
-
-
-def prompt_files() -> list[Path]:
-    root = SHARED_DATA / "prompts"
-    files = [f for d in PROMPT_DIRS for f in sorted((root / d).glob("*")) if f.is_file() and "LICENSE" not in f.name]
-    return files
+from tests.core.conftest import file_id, prompt_files
 
 
 def test_rate_is_honoured_in_the_target_tokenizer(compressor: Compressor, gsm8k_prompt: str) -> None:
@@ -67,11 +61,13 @@ def test_instruction_compressed_on_request_keeps_its_placeholders(compressor: Co
     assert result.compressed_text.count("{{ answer_format }}") == 3
 
 
-@pytest.mark.parametrize("path", prompt_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_real_prompt_files_keep_every_placeholder(compressor: Compressor, path: Path) -> None:
+@pytest.mark.parametrize("path", prompt_files(), ids=file_id)
+def test_real_prompt_files_keep_every_placeholder(
+    compressed_file: Callable[[Path], CompressionResult], path: Path
+) -> None:
     text = path.read_text(encoding="utf-8")
     protected = [text[s.start : s.end] for s in find_protected_spans(text) if s.kind == "placeholder"]
-    result = compressor.compress(text, rate=0.33)
+    result = compressed_file(path)
     assert result.compressed_tokens < result.origin_tokens
     for placeholder in set(protected):
         assert result.compressed_text.count(placeholder) >= protected.count(placeholder), placeholder

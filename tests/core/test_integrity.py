@@ -179,7 +179,8 @@ def test_linear_enough_on_a_long_prompt() -> None:
     started = time.perf_counter()
     check_integrity(text, compressed)
     assert len(text) > 100_000
-    assert time.perf_counter() - started < 3.0
+    # quadratic alignment takes minutes here; the linear one well under a second (bench/scan.py)
+    assert time.perf_counter() - started < 60.0
 
 
 def test_latex_groups_are_not_counted_as_lost_placeholders() -> None:

@@ -17,6 +17,7 @@ import pytest
 from lingua_core import LLMLinguaOptions
 from lingua_core.integrity import check_integrity
 from lingua_core.methods.iterative import IterativeSettings, Scoring
+from tests.core.conftest import file_id, prompt_files
 
 SUPPORT_PROMPT = """\
 You are a support assistant for {product_name}. Answer only from the articles below.
@@ -269,24 +270,11 @@ def test_word_scores_cover_every_word(compressor) -> None:  # type: ignore[no-un
     assert 0 < kept.mean() < 1
 
 
-PROMPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "prompts"
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        # a JSON example whose string values hold escaped quotes
-        "promptflow/creativity.jinja2",
-        # str.format-escaped JSON reports with "[Data: Entities(6), ...]" references
-        "graphrag/community_report__COMMUNITY_REPORT_PROMPT.txt",
-        # Markdown links, inline code spans next to bold markers, a stray backtick
-        "awesome-copilot/write-coding-standards-from-file.prompt.md",
-    ],
-)
-def test_real_prompt_templates_come_out_intact(compressor, name: str) -> None:  # type: ignore[no-untyped-def]
-    path = PROMPTS / name
-    assert path.is_file(), f"the shared evaluation data is expected beside the repo: {path}"
-    text = path.read_text(encoding="utf-8")
-    result = compressor.compress(text, rate=0.33)
-    report = check_integrity(text, result.compressed_text)
+@pytest.mark.parametrize("path", prompt_files(), ids=file_id)
+def test_real_prompt_templates_come_out_intact(compressed_file, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every template of the shared set: JSON examples with escaped quotes, str.format-escaped
+    reports with "[Data: Entities(6), ...]" references, Markdown links, inline code next to
+    bold markers, front matter. No placeholder lost, no word cut, no bracket left open."""
+    result = compressed_file(path)
+    report = check_integrity(path.read_text(encoding="utf-8"), result.compressed_text)
     assert report.total() == 0, report

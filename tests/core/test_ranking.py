@@ -16,7 +16,7 @@ from lingua_core import Compressor, Prompt
 from lingua_core.integrity import check_integrity
 from lingua_core.methods.llmlingua import LLMLinguaOptions, Reorder
 from lingua_core.prompt import SEPARATOR
-from tests.core.test_cli import run
+from tests.core.conftest import InlineCli
 
 QUESTION = "What color does the hub's light turn during pairing?"
 ANSWER = 4  # the index of the one document that answers it
@@ -118,10 +118,10 @@ def test_sentence_filter_keeps_words_of_the_users_text(compressor: Compressor) -
     assert "blue" in result.compressed_text or "pair" in result.compressed_text
 
 
-def test_question_flag_on_the_cli_runs_question_aware_compression(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_question_flag_on_the_cli_runs_question_aware_compression(tmp_path, inline_cli: InlineCli) -> None:  # type: ignore[no-untyped-def]
     source = tmp_path / "documents.md"
     source.write_text(SEPARATOR.join(DOCUMENTS), encoding="utf-8")
-    proc = run("compress", str(source), "--question", QUESTION, "--target-tokens", "60", "--json", "--no-progress")
+    proc = inline_cli("compress", str(source), "--question", QUESTION, "--target-tokens", "60", "--json")
     assert proc.returncode == 0, proc.stderr.decode()
     data = json.loads(proc.stdout)
     assert data["method"] == "longllmlingua"

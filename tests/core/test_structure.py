@@ -24,6 +24,11 @@ needs_data = pytest.mark.skipif(not PROMPTS.exists(), reason="shared data not av
 
 Finder = Callable[[str], Iterator[tuple[int, int]]]
 
+# A guard against catastrophic backtracking, which runs for minutes to hours on these
+# inputs, not a speed target: linear scans take well under a second (bench/scan.py has the
+# figures), so a busy CI machine never comes near this bound.
+BACKTRACKING = 60.0
+
 
 def _found(finder: Finder, text: str) -> list[str]:
     return [text[start:end] for start, end in finder(text)]
@@ -461,13 +466,13 @@ def test_structure_kinds_and_options() -> None:
     ],
     ids=lambda t: repr(t[:8]),
 )
-def test_pathological_input_scans_quickly(text: str) -> None:
+def test_pathological_input_scans_without_backtracking(text: str) -> None:
     start = time.perf_counter()
     find_protected_spans(text)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < BACKTRACKING
 
 
-def test_megabyte_of_prose_and_numbers_scans_quickly() -> None:
+def test_megabyte_of_prose_and_numbers_scans_without_backtracking() -> None:
     sentence = (
         "On 18 September 2033 at 12:45 the team paid 649,257 euros for ticket SM-8501 (v2.3.1); "
         'only 2.4 GHz networks are supported, see "Add device" and the list below.\n'
@@ -476,5 +481,5 @@ def test_megabyte_of_prose_and_numbers_scans_quickly() -> None:
     text = sentence * (1_000_000 // len(sentence))
     start = time.perf_counter()
     spans = find_protected_spans(text)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < BACKTRACKING
     assert len(spans) > 10_000
