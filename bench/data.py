@@ -154,3 +154,10 @@ def load_prompt(name: str) -> EvalPrompt:
         return PROMPTS[name]()
     except KeyError:
         raise KeyError(f"unknown prompt {name!r}; choose from {sorted(PROMPTS)}") from None
+
+
+def publish(text: str, out: Path | None) -> None:
+    """A bench's table to stdout, and to ``out`` when given (for the README and bench/results)."""
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")

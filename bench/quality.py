@@ -55,7 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import shared_data_dir
+from bench.data import publish, shared_data_dir
 from bench.sentence_compression import DEFAULT_DATA as SLAHAN_DIR
 from bench.sentence_compression import SEED, TEST_SHARE, load_pairs, prf, scores
 from lingua_core.integrity import IntegrityReport, align_words, check_integrity, word_spans
@@ -497,10 +497,7 @@ def main() -> None:
             *slahan_table(slahan_sides, args.slahan_limit, group, classifiers),
             "",
         ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from lingua_core.arg_types import keep_rate, positive_int
 from lingua_core.errors import InputError, LinguaError
 from lingua_core.protect import PROTECTION_KINDS
+from lingua_core.relevance import RankMethod
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +51,12 @@ def _build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     compress.add_argument("--dtype", default="auto", help="auto, bf16, fp16 or fp32")
     compress.add_argument("--question", default="", help="the question the prompt must answer (kept whole)")
+    compress.add_argument(
+        "--rank-method",
+        choices=[m.value for m in RankMethod],
+        default=RankMethod.FUSED.value,
+        help="question-aware ranking of documents, sentences and records (default: %(default)s)",
+    )
     compress.add_argument("--instruction", default="", help="an instruction to keep whole, before the prompt")
     compress.add_argument("--compress-instruction", action="store_true", help="compress the instruction too")
     compress.add_argument("--encoding", default="o200k_base", help="target tokenizer for budgets and counts")
@@ -163,7 +170,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
             target_tokens=args.target_tokens,
             method=args.method,
             encoding=args.encoding,
-            options=LLMLinguaOptions(protect=protect),
+            options=LLMLinguaOptions(protect=protect, rank_method=RankMethod(args.rank_method)),
             progress=bar,
         )
     finally:

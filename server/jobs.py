@@ -209,6 +209,7 @@ async def compress_range(
         rate=rate,
         target_tokens=target_tokens,
         method=settings.method,
+        rank_method=settings.rank_method,
         encoding=settings.encoding,
         preserve=settings.preserve,
         keep_code_blocks=settings.keep_code_blocks,

@@ -27,6 +27,7 @@ DEFAULT_PROMPT_FILES: tuple[str, ...] = (
 )
 DEVICES = ("auto", "cpu", "cuda", "mps")
 METHODS = ("auto", "llmlingua", "longllmlingua", "llmlingua2")
+RANK_METHODS = ("fused", "longllmlingua", "bm25", "embedding")  # lingua_core.relevance.RankMethod
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Settings:
     model: str = "embedded"
     device: str = "auto"
     method: str = "auto"
+    rank_method: str = "fused"
     rate: float = 0.33
     target_model: str = "gpt-4o"
     token_budget: int = 4000
@@ -82,6 +84,9 @@ def _check(key: str, value: Any) -> tuple[Any, str | None]:
     if key == "method":
         method = value.strip().lower() if isinstance(value, str) else None
         return (method, None) if method in METHODS else (None, "one of " + ", ".join(METHODS))
+    if key == "rankMethod":
+        rank = value.strip().lower() if isinstance(value, str) else None
+        return (rank, None) if rank in RANK_METHODS else (None, "one of " + ", ".join(RANK_METHODS))
     if key == "rate":
         if _is_number(value) and 0.0 < float(value) <= 1.0:
             return float(value), None

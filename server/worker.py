@@ -70,6 +70,7 @@ class CompressJob:
     keep_code_blocks: bool
     unprotect: tuple[str, ...] = ()
     word_scores: bool = False
+    rank_method: str = "fused"  # question-aware ranking, when the selection ends in a question
 
 
 class ModelLoadError(Exception):
@@ -205,6 +206,7 @@ class ModelWorker:
         if cancelled():
             raise JobCancelled
         from lingua_core import CompressionCancelled, LLMLinguaOptions, Prompt
+        from lingua_core.relevance import RankMethod
 
         label = f"{1 / job.rate:.1f}x" if job.rate else f"to {job.target_tokens} tokens"
         progress(f"Compressing {label}", 0)
@@ -223,7 +225,7 @@ class ModelWorker:
                 ceiling=job.target_tokens is not None,  # users read a token target as "fit the budget"
                 method=job.method,
                 encoding=job.encoding,
-                options=LLMLinguaOptions(protect=protect),
+                options=LLMLinguaOptions(protect=protect, rank_method=RankMethod(job.rank_method)),
                 word_scores=job.word_scores,
                 progress=on_progress,
                 cancelled=cancelled,

@@ -247,7 +247,18 @@ def compress_tokens(
     while start < count:
         if cancelled is not None and cancelled():
             raise CompressionCancelled()
+        if own_scores and active_after[start] == 0:
+            # Nothing after here is free to choose (a structured context whose records the
+            # coarse step already picked, a protected tail): the model has nothing to decide.
+            keep[start:] = forced[start:] & ~excluded[start:]
+            break
         end = _window_end(start, count, settings.window, unit)
+        if own_scores and excluded[start:end].all():
+            # A window the coarse step dropped whole adds nothing to the kept prefix.
+            keep[start:end] = False
+            carried = np.full(streams.rows, np.nan)
+            start = end
+            continue
         lookahead = min(count, end + 1)
         losses = streams.losses(tokens[start:lookahead]).double().cpu().numpy()
         if own_scores:

@@ -24,12 +24,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lingua_core.methods.base import BudgetAsk, WordDecision
+from lingua_core.methods.coarse_units import drop_units, ending_inside, merge_spans, must_keep
 from lingua_core.methods.iterative import IterativeSettings, Scoring, compress_tokens
-from lingua_core.methods.perplexity import mean_losses, next_token_losses
+from lingua_core.methods.perplexity import mean_losses
+from lingua_core.methods.question_relevance import QUESTION_HINT, QuestionRelevance
 from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
-from lingua_core.progress import CompressionCancelled, Progress
+from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
-from lingua_core.protect import ProtectOptions, Span, find_protected_spans, holds_template_markup
+from lingua_core.protect import ProtectOptions, find_protected_spans
+from lingua_core.relevance import RankMethod
 from lingua_core.segments import parse_segments
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens
@@ -38,9 +41,6 @@ from lingua_core.words import Words, overlap_pairs, split_words, word_mask
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
-
-# LongLLMLingua appends this to the question when it asks which document answers it.
-QUESTION_HINT = " We can get the answer to this question in the given documents."
 
 
 class Reorder(enum.Enum):
@@ -54,6 +54,14 @@ class Reorder(enum.Enum):
 @dataclass(frozen=True)
 class LLMLinguaOptions:
     question_aware: bool = False
+    # Question-aware ranking of documents, sentences and records (``lingua_core.relevance``).
+    rank_method: RankMethod = RankMethod.FUSED
+    embedder: str = "embedded"  # the sentence embedder of the embedding and fused rankings
+    # Question-aware: in this many of the best-ranked documents, the sentence most relevant
+    # to the question is kept whole.
+    answer_documents: int = 3
+    # ... and the best-ranked document is kept whole; these take at most this share of the budget.
+    top_document_share: float = 0.5
     contrastive: bool = True  # question-aware token scores: loss without minus loss with the question
     use_context_filter: bool = True
     use_sentence_filter: bool = False
@@ -98,15 +106,11 @@ def plan_budget(tokenizer: Any, prompt: Prompt, rate: float | None, target_token
     return Budget(instruction, question, contexts, float(target))
 
 
-def _protected(text: str, options: ProtectOptions) -> list[tuple[int, int]]:
-    return [(span.start, span.end) for span in find_protected_spans(text, options)]
-
-
-def _must_keep_context(text: str, options: ProtectOptions) -> bool:
-    """A context holding a placeholder, a segment tag or an uncompressible segment is never dropped."""
-    if holds_template_markup(text, options):
-        return True
-    return any(not segment.compress for segment in parse_segments(text))
+@dataclass(frozen=True)
+class ContextChoice:
+    order: list[int]  # the kept contexts' indices, in output order
+    offsets: list[float]  # each one's ratio offset (budget by rank)
+    ranked: list[int]  # the kept contexts, best first (empty when nothing was ranked)
 
 
 def select_contexts(
@@ -114,28 +118,27 @@ def select_contexts(
     prompt: Prompt,
     budget: Budget,
     options: LLMLinguaOptions,
-) -> tuple[list[int], list[float]]:
-    """Indices of the contexts to keep, in output order, and each one's ratio offset."""
+    relevance: QuestionRelevance | None = None,
+) -> ContextChoice:
+    """The contexts to keep: ranked by ``relevance`` to the question, or by perplexity without one."""
     count = len(prompt.contexts)
+    everything = ContextChoice(list(range(count)), [0.0] * count, [0] if count == 1 else [])
     if count <= 1 or not options.use_context_filter:
-        return list(range(count)), [0.0] * count
+        return everything
     remaining = (budget.target if budget.target >= 0 else 100.0) + options.context_budget
-    if sum(budget.contexts) <= remaining and options.reorder is Reorder.ORIGINAL and options.dynamic_ratio <= 0:
+    fits = sum(budget.contexts) <= remaining
+    if fits and options.reorder is Reorder.ORIGINAL and options.dynamic_ratio <= 0 and relevance is None:
         # Everything fits and nothing depends on the order: the ranking pass (a full forward
         # over every context) would change nothing.
-        return list(range(count)), [0.0] * count
-    condition = None
-    if options.question_aware and prompt.question:
-        condition = prompt.question + QUESTION_HINT
-    losses = mean_losses(
-        lm.model, lm.tokenizer, prompt.contexts, device=lm.device, max_positions=lm.max_positions, condition=condition
-    )
-    losses = np.nan_to_num(losses, nan=0.0)
-    # Plain: the most surprising demonstrations carry the most information. Question-aware:
-    # the documents after which the question is least surprising are the relevant ones.
-    direction = 1.0 if condition is not None else -1.0
-    ranking = sorted(range(count), key=lambda i: direction * losses[i])
-    used = [i for i in range(count) if _must_keep_context(prompt.contexts[i], options.protect)]
+        return everything
+    if relevance is not None:
+        scores = relevance(prompt.contexts)
+    else:
+        # Plain: the most surprising demonstrations carry the most information.
+        losses = mean_losses(lm.model, lm.tokenizer, prompt.contexts, device=lm.device, max_positions=lm.max_positions)
+        scores = np.nan_to_num(losses, nan=0.0)
+    ranking = sorted(range(count), key=lambda i: -scores[i])
+    used = [i for i in range(count) if must_keep(prompt.contexts[i], options.protect)]
     for index in ranking:
         remaining -= budget.contexts[index]
         if index not in used:
@@ -156,7 +159,78 @@ def select_contexts(
         steps = len(in_rank_order) - 1
         by_rank = {idx: spread - 2 * spread * rank / steps for rank, idx in enumerate(in_rank_order)}
         offsets = [by_rank[i] for i in order]
-    return order, offsets
+    return ContextChoice(order, offsets, in_rank_order)
+
+
+def question_relevance(lm: Any, prompt: Prompt, options: LLMLinguaOptions) -> QuestionRelevance | None:
+    """The question-aware ranking, or None when the method or the prompt has no question."""
+    if not (options.question_aware and prompt.question.strip()):
+        return None
+    return QuestionRelevance(lm, prompt.question, options.rank_method, options.embedder)
+
+
+def _kept_whole(
+    prompt: Prompt,
+    tokens: TokenizedText,
+    budget: Budget,
+    choice: ContextChoice,
+    labels: list[int],
+    starts: list[int],
+    relevance: QuestionRelevance,
+    options: LLMLinguaOptions,
+) -> list[tuple[int, int]]:
+    """Budget by rank, question-aware: the best document whole, and the answer sentence of
+    the next ones, best first, while they take at most ``top_document_share`` of the budget
+    (the rest of it still buys the other documents' key words)."""
+    top = [label for label in choice.ranked[: max(1, options.answer_documents)] if label in labels]
+    if not top:
+        return []
+    room = options.top_document_share * max(0.0, budget.target)
+    candidates: list[tuple[int, int]] = []
+    first_start = starts[labels.index(top[0])]
+    candidates.append((first_start, first_start + len(prompt.contexts[top[0]])))
+    if options.answer_documents > 0:
+        parts = [(starts[labels.index(label)], prompt.contexts[label]) for label in top]
+        candidates.extend(answer_sentences(parts, relevance))  # the best document's own comes first
+    whole: list[tuple[int, int]] = []
+    for span in candidates:
+        if any(s <= span[0] and span[1] <= e for s, e in whole):
+            continue  # the answer sentence of a document already kept whole
+        cost = float(span_mask(tokens, [span]).sum())
+        if cost <= room:
+            whole.append(span)
+            room -= cost
+    return sorted(whole)
+
+
+def answer_sentences(parts: list[tuple[int, str]], relevance: QuestionRelevance) -> list[tuple[int, int]]:
+    """In each (start, text) part, the sentence most relevant to the question, as a text span,
+    in the parts' order.
+
+    The answer to a question usually sits in the one sentence of the best documents that
+    shares its terms or its meaning; cutting words inside that sentence is how a kept
+    document loses the answer (``SM-8501`` kept, the date after it dropped). These
+    sentences are kept whole, like protected text.
+    """
+    candidates: list[tuple[int, int, int]] = []  # (part, start, end)
+    texts: list[str] = []
+    for index, (start, text) in enumerate(parts):
+        sentences = split_sentences(text)
+        # Each sentence is scored with the document's first one before it (its title or
+        # lead), so that a title repeating the question's words does not outrank the
+        # sentence that answers it: what differs between candidates is their own text.
+        lead = text[: sentences[0][1]].strip() if sentences else ""
+        for number, (s, e) in enumerate(sentences):
+            candidates.append((index, start + s, start + e))
+            texts.append(text[s:e] if number == 0 else f"{lead} {text[s:e]}")
+    if not candidates:
+        return []
+    scores = relevance.units(texts)
+    best: dict[int, tuple[float, int, int]] = {}
+    for (part, s, e), score in zip(candidates, scores.tolist()):
+        if part not in best or score > best[part][0]:
+            best[part] = (score, s, e)
+    return [(s, e) for _, (_, s, e) in sorted(best.items())]  # in the parts' order
 
 
 def select_sentences(
@@ -178,7 +252,7 @@ def select_sentences(
     losses = np.nan_to_num(losses, nan=0.0)
     direction = 1.0 if condition is not None else -1.0
     ranking = sorted(range(len(sentences)), key=lambda i: direction * losses[i])
-    keep = [_must_keep_context(s, options.protect) for s in sentences]
+    keep = [must_keep(s, options.protect) for s in sentences]
     remaining = (target if target >= 0 else 100.0) * options.sentence_budget_ratio
     for index in ranking:
         remaining -= lm_length(lm.tokenizer, sentences[index])
@@ -224,9 +298,11 @@ def compress_contexts(
 ) -> WordDecision:
     """Run the whole LLMLingua pipeline over the prompt's contexts (budget in small-LM tokens)."""
     budget = plan_budget(lm.tokenizer, prompt, rate, target_tokens)
-    order, offsets = select_contexts(lm, prompt, budget, options)
-    contexts = [prompt.contexts[i] for i in order]
-    labels = list(order)  # each part's index in the prompt; -1 is the instruction
+    relevance = question_relevance(lm, prompt, options)
+    choice = select_contexts(lm, prompt, budget, options, relevance)
+    contexts = [prompt.contexts[i] for i in choice.order]
+    offsets = list(choice.offsets)
+    labels = list(choice.order)  # each part's index in the prompt; -1 is the instruction
     if prompt.compress_instruction and prompt.instruction:
         contexts = [prompt.instruction, *contexts]
         offsets = [0.0, *offsets]
@@ -247,6 +323,9 @@ def compress_contexts(
     token_unit, word_unit = word_units(tokens, words)
     protected_spans = find_protected_spans(text, options.protect)  # once: the scan is the costly part
     fixed_words = word_mask(words, [(span.start, span.end) for span in protected_spans])
+    if relevance is not None:
+        whole = _kept_whole(prompt, tokens, budget, choice, labels, starts, relevance, options)
+        fixed_words |= word_mask(words, whole)
     if options.keep_sentence_ends and not reference:
         fixed_words |= sentence_end_marks(words)
     forced = np.zeros(len(tokens), dtype=bool)
@@ -259,10 +338,22 @@ def compress_contexts(
             else span_mask(tokens, [(span.start, span.end) for span in protected_spans])
         )
     excluded = span_mask(tokens, filtered) if filtered else np.zeros(len(tokens), dtype=bool)
+    dropped_spans = list(filtered)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
-        excluded |= drop_sentences(
-            lm, tokens, forced, budget.target, options, protected_spans, cancelled, already=excluded
+        dropped_spans += drop_units(
+            lm,
+            tokens,
+            forced,
+            budget.target,
+            options.min_sentence_rate,
+            options.protect,
+            protected_spans,
+            relevance=None if relevance is None else relevance.units,
+            cancelled=cancelled,
+            already=excluded,
         )
+        dropped_spans = merge_spans(dropped_spans)
+        excluded |= ending_inside(tokens.ends, dropped_spans)
     if reference:
         # The reference estimates each context at its length plus 2 for the separator.
         lengths = [lm_length(lm.tokenizer, c) + 2 for c, _, _ in kept]
@@ -301,7 +392,9 @@ def compress_contexts(
     pairs = overlap_pairs(words, tokens.starts, tokens.ends)
     word_keep, word_scores = _to_words(len(words), pairs, token_keep, token_scores)
     word_fixed = fixed_words | _to_words(len(words), pairs, verbatim, token_scores)[0]
-    word_dropped = _to_words(len(words), pairs, excluded, token_scores)[0]
+    # Whole words inside what the coarse steps dropped: a token straddling a dropped record's
+    # comma and the kept record before it must not take the kept record's punctuation along.
+    word_dropped = ending_inside(words.ends, dropped_spans)
     word_keep &= ~word_dropped
     word_scores[word_dropped] = -np.inf
     word_fixed &= ~word_dropped
@@ -388,119 +481,3 @@ def sentence_end_marks(words: Words) -> BoolArray:
         if word and all(ch in _SENTENCE_MARKS for ch in word):
             marks[index] = True
     return marks
-
-
-_PINNING = frozenset({"json", "code_block", "front_matter", "format_line", "placeholder", "segment_tag"})
-_FACT_KINDS_ONLY = replace(
-    ProtectOptions.nothing(),
-    keep_numbers=True,
-    keep_identifiers=True,
-    keep_quotes=True,
-    keep_urls=True,
-    keep_negations=True,
-)
-
-
-def drop_sentences(
-    lm: Any,
-    tokens: TokenizedText,
-    forced: BoolArray,
-    target: float,
-    options: LLMLinguaOptions,
-    protected_spans: list[Span],
-    cancelled: Callable[[], bool] | None = None,
-    already: BoolArray | None = None,
-) -> BoolArray:
-    """Tokens of whole sentences to drop first, when the budget would shred every sentence.
-
-    The paper's coarse step: when protected text (placeholders, facts, structure) takes much
-    of the budget, token-level compression alone would cut every sentence down to a few
-    words. Dropping the least informative sentences whole (by their mean surprisal in
-    context, so a repeated sentence goes before a new fact) until the rest can keep at least
-    ``min_sentence_rate`` of its free tokens leaves fewer, readable sentences. Sentences that
-    hold a placeholder or nothing but protected text (a heading, a role line) stay.
-    """
-    text = tokens.text
-    sentences = split_sentences(text)
-    # A token belongs to the sentence of its last character: " Only" starts in the space
-    # that closes the sentence before.
-    sentence_starts = np.asarray([s for s, _ in sentences], dtype=np.int64)
-    sentence_of = np.maximum(np.searchsorted(sentence_starts, np.maximum(tokens.ends - 1, 0), side="right") - 1, 0)
-    count = len(sentences)
-    # Whitespace-only tokens ride with the word after them: they are neither free nor protected.
-    content = np.fromiter((bool(tokens.piece(i).strip()) for i in range(len(tokens))), dtype=bool, count=len(tokens))
-    if already is not None:
-        content &= ~already  # gone already (the sentence filter): neither free nor protected
-    protected = np.bincount(sentence_of, weights=(forced & content).astype(np.float64), minlength=count)
-    free = np.bincount(sentence_of, weights=(~forced & content).astype(np.float64), minlength=count)
-    budget = max(0.0, target)
-    excluded = np.zeros(len(tokens), dtype=bool)
-
-    def fits(kept: BoolArray) -> bool:
-        return bool(budget - protected[kept].sum() >= options.min_sentence_rate * free[kept].sum())
-
-    alive = np.ones(count, dtype=bool)
-    if count < 2 or fits(alive):
-        return excluded
-    # Sentences that hold template markup or part of a structure (a JSON example, a code
-    # block, an output-format line) stay: dropping them whole would break what parses.
-    structure = span_mask(
-        tokens,
-        [(span.start, span.end) for span in protected_spans if span.kind in _PINNING],
-    )
-    in_structure = np.bincount(sentence_of, weights=structure.astype(np.float64), minlength=count) > 0
-    pinned = (free == 0) | in_structure
-    pinned |= np.asarray([_must_keep_context(text[s:e], options.protect) for s, e in sentences], dtype=bool)
-    if pinned.all():
-        return excluded
-    losses = context_token_losses(lm, tokens.ids, cancelled)
-    scored = np.isfinite(losses)
-    sums = np.bincount(sentence_of[scored], weights=losses[scored], minlength=count)
-    counts = np.bincount(sentence_of[scored], minlength=count)
-    informative = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-    # Sentences that state facts (numbers, dates, ids, quotes, links) or a negation are what
-    # questions ask about and what constraints say: they go last, whatever a small LM thinks
-    # of their wording, and when they go they go whole (never a fact cut out of a sentence).
-    facts = span_mask(tokens, _protected(text, _FACT_KINDS_ONLY))
-    has_fact = np.bincount(sentence_of, weights=facts.astype(np.float64), minlength=count) > 0
-    order = [i for i in np.lexsort((informative, has_fact)).tolist() if not pinned[i]]
-    # The most informative droppable sentence stays when nothing else would: an empty
-    # output is never the answer to a budget that protected text alone exceeds.
-    if not pinned.any() and order:
-        order = order[:-1]
-    dropped: list[int] = []
-    for index in order:
-        if fits(alive):
-            break
-        alive[index] = False
-        dropped.append(index)
-    # Dropping a sentence heavy with protected text (a link, a list of ids) can free more than
-    # was missing: bring back the earlier, lighter drops that still fit, so the budget goes to
-    # shortened sentences instead of a few untouched ones.
-    for index in reversed(dropped[:-1]):
-        alive[index] = True
-        if not fits(alive):
-            alive[index] = False
-    excluded = ~alive[sentence_of]
-    return excluded
-
-
-def context_token_losses(lm: Any, ids: Any, cancelled: Callable[[], bool] | None = None) -> FloatArray:
-    """Each token's surprisal given all the text before it (NaN for the first of each window)."""
-    import torch
-
-    count = len(ids)
-    losses = np.full(count, np.nan)
-    window = max(2, min(lm.max_positions, 2048))
-    with torch.inference_mode():
-        for start in range(0, count, window):
-            if cancelled is not None and cancelled():
-                raise CompressionCancelled()
-            piece = torch.as_tensor(ids[start : start + window], dtype=torch.long, device=lm.device)[None]
-            if piece.shape[1] < 2:
-                continue
-            mask = torch.ones_like(piece)
-            losses[start + 1 : start + piece.shape[1]] = (
-                next_token_losses(lm.model, piece, mask)[0].double().cpu().numpy()
-            )
-    return losses

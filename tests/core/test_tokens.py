@@ -110,8 +110,7 @@ def test_counts_match_tiktoken(reference: dict[str, tiktoken.Encoding], encoding
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_prompt_files_match_tiktoken(reference: dict[str, tiktoken.Encoding], encoding: str) -> None:
-    if not PROMPTS.is_dir():
-        pytest.skip(f"{PROMPTS} is absent")
+    assert PROMPTS.is_dir(), f"the shared evaluation data is expected beside the repo: {PROMPTS}"
     checked = 0
     for path in sorted(PROMPTS.rglob("*")):
         if not path.is_file():

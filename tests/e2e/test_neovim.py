@@ -27,8 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_neovim_hovers_lists_and_applies_a_compress_action(tmp_path: Path) -> None:
     source = PROMPTS / "prompty" / "basic.prompty"
-    if not source.exists():
-        pytest.skip(f"shared prompt data missing: {source}")
+    assert source.exists(), f"the shared evaluation data is expected beside the repo: {source}"
     workspace = tmp_path / "workspace"
     (workspace / "prompts").mkdir(parents=True)
     path = workspace / "prompts" / source.name

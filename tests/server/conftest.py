@@ -262,8 +262,7 @@ def prompts_dir(tmp_path: Path) -> Path:
 
 def copy_prompt(name: str, folder: Path) -> Path:
     source = PROMPTS / name
-    if not source.exists():
-        pytest.skip(f"shared prompt data missing: {source}")
+    assert source.exists(), f"the shared evaluation data is expected beside the repo: {source}"
     target = folder / source.name
     target.write_bytes(source.read_bytes())
     return target

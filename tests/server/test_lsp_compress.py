@@ -323,3 +323,36 @@ async def test_neovim_without_document_changes_gets_plain_changes(tmp_path: Path
         assert nvim.apply(resolved.edit) == (True, None)
         assert len(nvim.texts[uri]) < len(text)
         assert "{{" in text[start:] and all(p in nvim.texts[uri] for p in PLACEHOLDER_RE.findall(text[start:]))
+
+
+async def test_rank_method_setting_reaches_the_engine(editor: Editor) -> None:
+    """With ``lingua.method`` longllmlingua a selection ending in a question runs question-aware;
+    ``lingua.rankMethod`` picks its ranking, and the ranking changes what is kept."""
+    from tests.core.test_ranking import _incidents
+
+    reports, _ = _incidents()
+    question = "On which date was the power adapter of ticket SM-8517 replaced?"
+    text = "\n\n".join(reports) + "\n\n" + question
+    path = _prompts(editor) / "incidents.prompt.md"
+    path.write_text(text, encoding="utf-8")
+    uri = editor.open(path)
+    previews = {}
+    for method in ("bm25", "embedding"):
+        before = len(editor.publications)
+        editor.client.set_configuration({"method": "longllmlingua", "rankMethod": method}, section="lingua")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        for _ in range(200):  # new settings re-diagnose every open document: then they are in force
+            if any(p.uri == uri for p in editor.publications[before:]):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the new settings never took effect")
+        preview = await editor.command(
+            "lingua.preview", {"uri": uri, "range": _json_range(editor, uri, 0, len(text)), "rate": 0.3}
+        )
+        assert preview["method"] == "longllmlingua"
+        assert preview["compressedText"].endswith(question)  # the question is kept whole
+        previews[method] = preview["compressedText"]
+    assert previews["bm25"] != previews["embedding"]
+    editor.client.set_configuration({}, section="lingua")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))

@@ -25,6 +25,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
         "model": "/models/llmlingua2",
         "device": "cuda:1",
         "method": "llmlingua2",
+        "rankMethod": "BM25",
         "rate": 0.5,
         "targetModel": "claude-sonnet-4-5",
         "tokenBudget": 1200,
@@ -41,7 +42,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
     assert settings.model == "/models/llmlingua2" and settings.device == "cuda:1"
     assert settings.method == "llmlingua2" and settings.rate == 0.5 and settings.token_budget == 1200
     assert settings.prompt_files == ("**/*.txt",) and settings.preserve == (r"\bSKU-\d+\b",)
-    assert settings.keep_code_blocks is False
+    assert settings.keep_code_blocks is False and settings.rank_method == "bm25"
     assert settings.unprotect == ("numbers", "format-lines")
     assert settings.usd_per_million == 3.0 and settings.context_window == 200_000
 
@@ -53,6 +54,7 @@ def test_invalid_values_fall_back_one_by_one() -> None:
         "preserve": ["(unclosed"],
         "device": "tpu",
         "method": "magic",
+        "rankMethod": "pagerank",
         "targetModel": "my-own-llm",
         "keepCodeBlocks": "yes",
         "unprotect": ["numbers", "everything"],
