@@ -2,11 +2,13 @@
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}` | 'mps';
 export type Method = 'auto' | 'llmlingua' | 'longllmlingua' | 'llmlingua2';
+export type RankMethod = 'fused' | 'longllmlingua' | 'bm25' | 'embedding';
 
 export interface ServerSettings {
   model: string;
   device: Device;
   method: Method;
+  rankMethod: RankMethod;
   rate: number;
   targetModel: string;
   tokenBudget: number;
@@ -20,6 +22,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   model: 'embedded',
   device: 'auto',
   method: 'auto',
+  rankMethod: 'fused',
   rate: 0.33,
   targetModel: 'gpt-4o',
   tokenBudget: 4000,
@@ -45,6 +48,7 @@ export const RESTART_KEYS = Object.freeze(['python', 'model', 'device'] as const
 
 const DEVICE_RE = /^(auto|cpu|cuda(:\d+)?|mps)$/;
 const METHODS: readonly string[] = ['auto', 'llmlingua', 'longllmlingua', 'llmlingua2'];
+const RANK_METHODS: readonly string[] = ['fused', 'longllmlingua', 'bm25', 'embedding'];
 
 function stringList(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...(value)] : undefined;
@@ -64,6 +68,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
   };
   const device = str('device', d.device);
   const method = str('method', d.method);
+  const rankMethod = str('rankMethod', d.rankMethod).toLowerCase();
   const rate = get('rate');
   const budget = get('tokenBudget');
   const keep = get('keepCodeBlocks');
@@ -71,6 +76,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     model: str('model', d.model),
     device: (DEVICE_RE.test(device) ? device : d.device) as Device,
     method: (METHODS.includes(method) ? method : d.method) as Method,
+    rankMethod: (RANK_METHODS.includes(rankMethod) ? rankMethod : d.rankMethod) as RankMethod,
     rate: typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1 ? rate : d.rate,
     targetModel: str('targetModel', d.targetModel),
     tokenBudget: typeof budget === 'number' && Number.isInteger(budget) && budget >= 1 ? budget : d.tokenBudget,
