@@ -36,7 +36,7 @@ wall-clock per compression call, model loading excluded.
 
     .venv/bin/python bench/retention.py [--datasets nq kv dup] [--limit N] [--rates 0.25 0.33]
         [--skip-reference] [--rank-methods longllmlingua bm25 ...] [--lingua-option key=value ...]
-        [--dtype bf16] [--torch-threads N] [--examples 3] [--out FILE]
+        [--dtype bf16] [--torch-threads N] [--examples 3] [--out FILE] [--resume FILE]
 """
 
 from __future__ import annotations
@@ -352,12 +352,74 @@ def warm_up(sides: dict[str, Side]) -> None:
         side(case, 0.5, count_tokens(case.text, ENCODING) // 2)
 
 
-def run_case(sides: dict[str, Side], case: Case, rate: float) -> dict[str, Output]:
+class Resume:
+    """Outputs of earlier runs, one JSON line each, so a table too long for one sitting (the
+    reference takes about a minute per key-value prompt here) is built over several.
+
+    A line counts only for the same side, the same engine (a digest of its source, or the
+    reference's version and settings) and the same prompt and rate; anything else runs again.
+    The random side is cheap and never stored."""
+
+    def __init__(self, path: Path | None, versions: dict[str, str]) -> None:
+        self.path, self.versions = path, versions
+        self.stored: dict[tuple[str, str, str, float], Output] = {}
+        self.reused = 0
+        if path is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                spans = tuple((int(a), int(b)) for a, b in row["spans"])
+                out = Output(row["text"], row["seconds"], spans, row["details"], row["error"])
+                self.stored[(row["side"], row["version"], row["case"], row["rate"])] = out
+
+    def key(self, side: str, case: Case, rate: float) -> tuple[str, str, str, float] | None:
+        version = self.versions.get(side)
+        return None if self.path is None or version is None else (side, version, case.name, rate)
+
+    def get(self, side: str, case: Case, rate: float) -> Output | None:
+        key = self.key(side, case, rate)
+        out = None if key is None else self.stored.get(key)
+        self.reused += out is not None
+        return out
+
+    def put(self, side: str, case: Case, rate: float, out: Output) -> None:
+        key = self.key(side, case, rate)
+        if key is None or self.path is None or out.error is not None:
+            return
+        row = {
+            "side": side,
+            "version": key[1],
+            "case": case.name,
+            "rate": rate,
+            "text": out.text,
+            "seconds": out.seconds,
+            "spans": [list(span) for span in out.spans],
+            "details": out.details,
+            "error": out.error,
+        }
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def source_digest(package: Path) -> str:
+    """A digest of a package's Python source: a stored output is reused only by the same code."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_case(sides: dict[str, Side], case: Case, rate: float, resume: Resume) -> dict[str, Output]:
     """Every side on one prompt; random drops to the size the first (successful) Lingua row reached."""
     outputs: dict[str, Output] = {"uncompressed": Output(case.text, 0.0)}
     target: int | None = None
     for name, side in sides.items():
-        out = side(case, rate, target or max(1, round(count_tokens(case.text, ENCODING) * rate)))
+        out = resume.get(name, case, rate)
+        if out is None:
+            out = side(case, rate, target or max(1, round(count_tokens(case.text, ENCODING) * rate)))
+            resume.put(name, case, rate, out)
         outputs[name] = out
         if name.startswith("lingua") and target is None and out.error is None:
             target = count_tokens(out.text, ENCODING)
@@ -519,8 +581,9 @@ def _example(s: Score, out: Output) -> str:
 # --- main ---------------------------------------------------------------------------------------
 
 
-def load_sides(args: argparse.Namespace) -> tuple[dict[str, Side], list[str]]:
-    """The compressors, in the order they run on each prompt, and notes on what ran."""
+def load_sides(args: argparse.Namespace) -> tuple[dict[str, Side], list[str], dict[str, str]]:
+    """The compressors, in the order they run on each prompt, notes on what ran, and each
+    stored side's version (see :class:`Resume`)."""
     from lingua_core import Compressor, LLMLinguaOptions
 
     options = LLMLinguaOptions(question_aware=True)
@@ -532,15 +595,23 @@ def load_sides(args: argparse.Namespace) -> tuple[dict[str, Side], list[str]]:
     variants, note = lingua_variants(options, args.rank_methods)
     compressor = Compressor.load("embedded", dtype=args.dtype)
     sides: dict[str, Side] = {name: guarded(name, lingua_side(compressor, opts)) for name, opts in variants.items()}
+    engine = source_digest(Path(__file__).resolve().parents[1] / "lingua_core")
+    versions = {name: f"{engine} {args.dtype} {describe(opts)}" for name, opts in variants.items()}
     notes = [f"Lingua: embedded SmolLM2 ({args.dtype}), method longllmlingua, options: {describe(options)}."]
     if note:
         notes.append(note)
         print(note, file=sys.stderr)
     if not args.skip_reference:
+        from importlib.metadata import version
+
+        from bench.run_reference import reference_settings
+
         sides["reference"] = guarded("reference", reference_side(args.dtype))
         notes.append("Reference: llmlingua 0.2.2, same model and dtype, LongLLMLingua settings of run_reference.py.")
+        settings = sorted(reference_settings(question_aware=True).items())
+        versions["reference"] = f"llmlingua {version('llmlingua')} {args.dtype} {settings}"
     sides["random"] = guarded("random", random_side)
-    return sides, notes
+    return sides, notes, versions
 
 
 def main() -> None:
@@ -561,13 +632,17 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=0, help="0 keeps torch's default")
     parser.add_argument("--examples", type=int, default=3, help="lost Lingua answers shown per dataset")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    parser.add_argument(
+        "--resume", type=Path, default=None, metavar="FILE", help="reuse and extend outputs stored here (JSON lines)"
+    )
     args = parser.parse_args()
     if args.torch_threads:
         import torch
 
         torch.set_num_threads(args.torch_threads)
 
-    sides, notes = load_sides(args)
+    sides, notes, versions = load_sides(args)
+    resume = Resume(args.resume, versions)
     print("warming up", file=sys.stderr)
     warm_up(sides)
     scores: list[Score] = []
@@ -578,7 +653,7 @@ def main() -> None:
         for rate in args.rates or DEFAULT_RATES[dataset]:
             batch: list[Score] = []
             for done, case in enumerate(cases, 1):
-                result = run_case(sides, case, rate)
+                result = run_case(sides, case, rate, resume)
                 outputs.update({(case.name, rate, n): o for n, o in result.items() if n.startswith("lingua")})
                 batch += score(case, rate, result)
                 if done % 10 == 0 or done == len(cases):
@@ -592,6 +667,11 @@ def main() -> None:
         "",
         f"Machine: {machine()}; {seconds:.0f} s in all.",
         "",
+        *(
+            [f"{resume.reused} outputs reused from `{args.resume}` (earlier runs of the same code on this machine)."]
+            if resume.reused
+            else []
+        ),
         *(f"- {n}" for n in notes),
         "",
         *summary_table(scores, side_names),

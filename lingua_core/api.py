@@ -25,6 +25,7 @@ from lingua_core.methods.llmlingua import LLMLinguaOptions
 from lingua_core.methods.llmlingua2_options import LLMLingua2Options
 from lingua_core.methods.registry import METHODS, default_method
 from lingua_core.models import EMBEDDED, LoadedModel, ModelKind, load_model
+from lingua_core.names import name_groups, unite_names
 from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
 from lingua_core.result import CompressionResult, WordScore
@@ -159,6 +160,10 @@ class Compressor:
         with self._lock:
             started = time.perf_counter()
             decision = spec.run(self.lm, prompt, ask, options, progress, cancelled)
+            names = name_groups(decision.words)
+            if decision.exact_budget:
+                united_keep, united_scores = unite_names(names, decision.keep, decision.scores, decision.fixed)
+                decision = replace(decision, keep=united_keep, scores=united_scores)
 
             def assemble(keep: np.ndarray) -> str:
                 return _assemble(prompt, decision, repair(decision.words, keep, decision.fixed, decision.scores))
@@ -172,6 +177,7 @@ class Compressor:
                     lambda k: count_tokens(assemble(k), encoding),
                     target,
                     ceiling=ceiling,
+                    groups=names,
                 )
             keep = repair(decision.words, keep, decision.fixed, decision.scores)
             seconds = time.perf_counter() - started

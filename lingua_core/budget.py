@@ -22,6 +22,7 @@ import numpy.typing as npt
 __all__ = ["BUDGET_TOLERANCE", "fit_to_budget"]
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 BUDGET_TOLERANCE = 0.05
@@ -36,13 +37,15 @@ def fit_to_budget(
     *,
     tolerance: float = BUDGET_TOLERANCE,
     ceiling: bool = False,
+    groups: IntArray | None = None,
 ) -> BoolArray:
     """The mask nearest ``keep`` whose measured size is within ``tolerance`` of ``target``.
 
     A binary search over how many of the candidate words (ordered by score) to flip; each
     step measures the real assembled text, so separators, repairs and tokenizer merges are
     all counted. With ``ceiling`` the result must not exceed ``target`` (an editor's "fit N
-    tokens"); it is then the largest such mask found.
+    tokens"); it is then the largest such mask found. ``groups`` (an id per word, -1 for
+    none) names words that flip together, a multi-word name: the search never stops inside one.
     """
     keep = keep | fixed
     current = measure(keep)
@@ -57,12 +60,14 @@ def fit_to_budget(
         candidates = np.flatnonzero(~keep & free)
         candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
         change_to = True
+    blocks = _blocks(candidates, groups)
     best, best_count = keep, current
-    low, high = 0, int(candidates.shape[0])
+    low, high = 0, len(blocks)
     while low <= high:
         middle = (low + high) // 2
         trial = keep.copy()
-        trial[candidates[:middle]] = change_to
+        if middle:
+            trial[np.concatenate(blocks[:middle])] = change_to
         count = measure(trial)
         if _better(count, best_count, target, ceiling):
             best, best_count = trial, count
@@ -73,6 +78,24 @@ def fit_to_budget(
         else:
             high = middle - 1
     return best
+
+
+def _blocks(candidates: IntArray, groups: IntArray | None) -> list[IntArray]:
+    """The candidates in order, each alone or with the rest of its group where the group first appears."""
+    if groups is None:
+        return list(candidates[:, None])
+    where: dict[int, int] = {}
+    members: list[list[int]] = []
+    for index in candidates.tolist():
+        group = int(groups[index])
+        if group < 0:
+            members.append([index])
+        elif group in where:
+            members[where[group]].append(index)
+        else:
+            where[group] = len(members)
+            members.append([index])
+    return [np.asarray(m, dtype=np.int64) for m in members]
 
 
 def _acceptable(count: int, target: int, tolerance: float, ceiling: bool) -> bool:

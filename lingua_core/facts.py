@@ -108,14 +108,15 @@ def _number_start(text: str, start: int) -> int | None:
 
 
 def _number_end(text: str, end: int) -> int:
-    """Extend past an ordinal suffix and up to two unit words ("5 million dollars")."""
+    """Extend past an ordinal suffix and up to two unit words ("5 million dollars", "9th century")."""
     for _ in range(2):
         m = _UNIT_AFTER_RE.match(text, end)
         if m is None:
             break
         spaced, word = bool(m.group(1)), m.group(2)
         if not spaced and word.lower() in _ORDINAL_SUFFIXES:
-            return m.end()
+            end = m.end()  # "9th", and a unit after it: "the 9th century"
+            continue
         if not _is_unit(word, spaced):
             break
         end = m.end()

@@ -16,12 +16,21 @@ import numpy as np
 import numpy.typing as npt
 
 from lingua_core.methods.perplexity import mean_losses
-from lingua_core.relevance import Embedder, RankMethod, bm25_scores, dense_scores, reciprocal_rank_fusion
+from lingua_core.relevance import (
+    Embedder,
+    RankMethod,
+    best_first,
+    bm25_scores,
+    dense_scores,
+    reciprocal_rank_fusion,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
 # LongLLMLingua appends this to the question when it asks which document answers it.
 QUESTION_HINT = " We can get the answer to this question in the given documents."
+# Fused ranking asks the LM only about the documents BM25 and the embedder rank highest.
+LM_SHORTLIST = 8
 
 
 @functools.lru_cache(maxsize=2)
@@ -48,7 +57,23 @@ class QuestionRelevance:
             return bm25_scores(texts, self.question)
         if self.method is RankMethod.EMBEDDING:
             return self.dense(texts)
-        return reciprocal_rank_fusion([self.lm_scores(texts), bm25_scores(texts, self.question), self.dense(texts)])
+        cheap = [bm25_scores(texts, self.question), self.dense(texts)]
+        return reciprocal_rank_fusion([self.shortlisted_lm_scores(texts, reciprocal_rank_fusion(cheap)), *cheap])
+
+    def shortlisted_lm_scores(self, texts: Sequence[str], first: FloatArray) -> FloatArray:
+        """The LM's score for the ``LM_SHORTLIST`` best texts by ``first``, the rest ranked last.
+
+        The LM pass costs about as much as the rest of the compression (a forward pass over
+        every document with the question after it); the LM's part in the fusion is to order
+        the candidates that the term and meaning scores already put near the top, and a
+        document both of them rank low does not reach the head of the fused list anyway.
+        """
+        if len(texts) <= LM_SHORTLIST:
+            return self.lm_scores(texts)
+        shortlist = best_first(first)[:LM_SHORTLIST]
+        scores = np.full(len(texts), -np.inf)
+        scores[shortlist] = self.lm_scores([texts[i] for i in shortlist.tolist()])
+        return scores
 
     def units(self, texts: Sequence[str]) -> FloatArray:
         """Sentences and records: fused without the LM's score, which would cost a forward pass

@@ -37,6 +37,7 @@ def _found(finder: Finder, text: str) -> list[str]:
         ("It grew 12 percent to 5 million dollars.", ["12 percent", "5 million dollars"]),
         ("The $8bn swap; jailed for 8 years.", ["$8bn", "8 years"]),
         ("Pay USD 100 at 20\u00b0C on the 21st.", ["USD 100", "20\u00b0C", "21st"]),
+        ("The comma appeared in the 9th century, not on the 3rd floor.", ["9th century", "3rd"]),
         ("Score between 0-100, range of 3.5%-3.75%.", ["0", "100", "3.5%", "3.75%"]),
         ("(1, 3) and 1, 2, 3", ["1", "3", "1", "2", "3"]),
     ],
