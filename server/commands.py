@@ -16,7 +16,7 @@ from server.documents import Document
 from server.jobs import Compressed, RequestFailed, compress_range, stale_error, workspace_edit
 
 if TYPE_CHECKING:
-    from server.server import LinguaServer
+    from server.state import LinguaServer
 
 COMPRESS = "lingua.compress"
 PREVIEW = "lingua.preview"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lingua_core.projection import projected_tokens
+from server.compressions import CachedRatio
 from server.documents import Section
-from server.jobs import CachedRatio
 from server.settings import Settings
 
 CALLS = 1000
