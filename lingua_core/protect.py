@@ -1,8 +1,9 @@
 """Spans of a prompt that compression must never drop or split.
 
 Dropping a token from ``{input_text}``, a URL, a code block or a YAML header breaks the
-prompt for the program that fills or parses it, while saving almost nothing. The compressors
-ask :func:`overlaps` for every token and keep any token that touches a protected span.
+prompt for the program that fills or parses it, while saving almost nothing. Every method
+marks the words these spans touch as fixed (``words.word_mask``), and the budget rule never
+drops a fixed word.
 
 Detection is regex based and errs on the side of protecting a few characters too many
 (a stray ``{0}`` in prose costs nothing) but must not swallow whole JSON examples, which
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,8 +29,6 @@ __all__ = [
     "Span",
     "find_protected_spans",
     "holds_template_markup",
-    "overlaps",
-    "protected_mask",
 ]
 
 
@@ -447,34 +445,6 @@ def _fact_and_structure_spans(text: str, options: ProtectOptions, body_start: in
         )
     if options.keep_format_lines:
         yield from (Span(s, e, "format_line") for s, e in structure.find_format_lines(text[:body_end]))
-
-
-_END = operator.attrgetter("end")
-
-
-def overlaps(spans: Sequence[Span], start: int, end: int) -> bool:
-    """Whether the char range ``[start, end)`` touches a protected span; O(log n).
-
-    ``spans`` must be as returned by :func:`find_protected_spans` (sorted, disjoint), so
-    their ends are sorted too and one bisection finds the only candidate. An empty range
-    counts as touching a span when it lies strictly inside it, since inserting or cutting
-    there would split the span.
-    """
-    i = bisect.bisect_right(spans, start, key=_END)
-    if i == len(spans):
-        return False
-    span = spans[i]
-    if end > start:
-        return span.start < end
-    return span.start < start
-
-
-def protected_mask(text: str, spans: Sequence[Span]) -> list[bool]:
-    """One flag per character of ``text``: True where the character is protected."""
-    mask = [False] * len(text)
-    for span in spans:
-        mask[span.start : span.end] = [True] * (span.end - span.start)
-    return mask
 
 
 def holds_template_markup(text: str, options: ProtectOptions = ProtectOptions()) -> bool:

@@ -51,11 +51,6 @@ class Settings:
     usd_per_million: float = field(default=2.50, compare=False)
     context_window: int | None = field(default=128_000, compare=False)
 
-    @property
-    def model_key(self) -> tuple[str, str]:
-        """What the loaded model depends on: a change of either means loading again."""
-        return (self.model, self.device)
-
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")

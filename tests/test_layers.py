@@ -10,6 +10,8 @@ from Python's loader.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +162,32 @@ def test_the_graph_sees_lazy_imports() -> None:
     # Compressor inside its handler, which must count.
     assert "lingua_core.cli.train_commands" in graph["lingua_core.cli.main"]
     assert "lingua_core.api" in graph["lingua_core.cli.engine_commands"]
+
+
+HEAVY = ("torch", "transformers")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """The heavy modules loaded once ``code`` ran in a fresh interpreter."""
+    probe = f"import sys\n{code}\nprint('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    return done.stdout.splitlines()[-1].split()[1:]
+
+
+def test_counting_and_catching_errors_load_no_torch() -> None:
+    loaded = _loaded_after(
+        "from lingua_core import CompressionCancelled, LinguaError, count_tokens\n"
+        "assert count_tokens('Count me, please.') > 0"
+    )
+    assert loaded == []
+
+
+def test_lingua_count_loads_no_torch(tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("Summarize the report in three bullet points.\n", encoding="utf-8")
+    loaded = _loaded_after(f"from lingua_core.cli import main\nmain(['count', {str(prompt)!r}, '--json'])")
+    assert loaded == []
+
+
+def test_the_probe_sees_torch_when_it_loads() -> None:
+    assert "torch" in _loaded_after("import lingua_core.methods.iterative")
