@@ -56,6 +56,7 @@ from lingua_core.train.instruct_data import (
     steps_per_epoch,
 )
 from lingua_core.train.quiet import quiet_transformers
+from lingua_core.train.stepping import autocast_dtype, backward, grad_scaler, optimizer_step, to_device
 
 SUMMARY_FILE = "training_summary.json"
 SUMMARY_FORMAT = "lingua-align/1"
@@ -174,12 +175,7 @@ class _Precision:
 
 
 def _precision(device: Any) -> _Precision:
-    """Mixed precision on CUDA only: CPU autocast gains nothing without bf16 units and MPS's is partial."""
-    import torch
-
-    if device.type != "cuda":
-        return _Precision(device, None)
-    return _Precision(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    return _Precision(device, autocast_dtype(device))
 
 
 def _source_dtype(spec: str) -> Any:
@@ -254,10 +250,6 @@ def _loss_sum(model: Any, batch: dict[str, Any], precision: _Precision) -> tuple
     return F.cross_entropy(picked, labels[mask], reduction="sum"), int(mask.sum())
 
 
-def _to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
-    return {key: value.to(device) for key, value in batch.items()}
-
-
 def _evaluate(model: Any, batches: Sequence[dict[str, Any]], precision: _Precision) -> float:
     """Mean loss per response token of the held-out pairs."""
     import torch
@@ -266,7 +258,7 @@ def _evaluate(model: Any, batches: Sequence[dict[str, Any]], precision: _Precisi
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in batches:
-            loss, tokens = _loss_sum(model, _to_device(batch, precision.device), precision)
+            loss, tokens = _loss_sum(model, to_device(batch, precision.device), precision)
             total += float(loss)
             count += tokens
     model.train()
@@ -439,7 +431,7 @@ def align(config: AlignConfig) -> dict[str, Any]:
     eval_every = config.eval_every or max(1, math.ceil(total / 10))
     precision = _precision(device)
     optimizer, scheduler = _optimizer(model, config, total, device)
-    scaler = torch.amp.GradScaler("cuda") if precision.autocast_dtype == torch.float16 else None
+    scaler = grad_scaler(precision.autocast_dtype)
     config.out.mkdir(parents=True, exist_ok=True)
     if resumed is not None:
         load_checkpoint(config.out / CHECKPOINT, model, optimizer, scheduler, scaler)
@@ -467,22 +459,13 @@ def align(config: AlignConfig) -> dict[str, Any]:
             step_tokens = sum(example.trained_tokens for group in step_examples for example in group)
             loss_total = 0.0
             for examples in step_examples:
-                batch = _to_device(collate(examples, pad_id), device)
+                batch = to_device(collate(examples, pad_id), device)
                 loss_sum, _ = _loss_sum(model, batch, precision)
                 loss = loss_sum / step_tokens
-                (scaler.scale(loss) if scaler is not None else loss).backward()
+                backward(loss, scaler)
                 loss_total += float(loss_sum.detach())
             safe_to_save = False
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(model, optimizer, scheduler, scaler, config.max_grad_norm)
             run.step += 1
             run.tokens += step_tokens
             step_loss = loss_total / step_tokens
