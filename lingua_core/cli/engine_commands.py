@@ -12,6 +12,7 @@ from lingua_core.arg_types import keep_rate, positive_int
 from lingua_core.cli.errors import UsageError
 from lingua_core.cli.inputs import read_input
 from lingua_core.errors import InputError
+from lingua_core.methods.base import Method
 from lingua_core.protect import PROTECTION_KINDS
 from lingua_core.relevance import RankMethod
 
@@ -25,7 +26,7 @@ def add_parsers(commands: Any) -> None:
     budget.add_argument("--target-tokens", type=positive_int, help="size to fit, in the target encoding's tokens")
     compress.add_argument(
         "--method",
-        choices=["auto", "llmlingua", "longllmlingua", "llmlingua2"],
+        choices=[m.value for m in Method],
         default="auto",
         help="auto: from the model's architecture, question-aware when a question is given",
     )
