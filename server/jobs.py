@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
 
-from server.documents import Document
-from server.worker import CompressJob, JobCancelled, ModelLoadError
+from .documents import Document
+from .worker import CompressJob, JobCancelled, ModelLoadError
 
 if TYPE_CHECKING:
     from lingua_core import CompressionResult
-    from server.state import LinguaServer
+
+    from .state import LinguaServer
 
 log = logging.getLogger(__name__)
 

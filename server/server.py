@@ -20,12 +20,13 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
 from lingua_core.projection import protected_tokens
-from server import actions, commands, hover
-from server.compressions import CachedRatio
-from server.documents import Document, Section, outline, paragraph_at, section_at
-from server.jobs import RequestFailed, compress_range, stale_error, workspace_edit
-from server.settings import protect_options
-from server.state import MODEL_STATUS, LinguaServer, work_done_token
+
+from . import actions, commands, hover
+from .compressions import CachedRatio
+from .documents import Document, Section, outline, paragraph_at, section_at
+from .jobs import RequestFailed, compress_range, stale_error, workspace_edit
+from .settings import protect_options
+from .state import MODEL_STATUS, LinguaServer, work_done_token
 
 log = logging.getLogger(__name__)
 

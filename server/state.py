@@ -20,12 +20,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from server.compressions import CompressionCache
-from server.counting import Counters, Layout
-from server.diagnostics import DiagnosticsScheduler, diagnose
-from server.documents import Document, DocumentStore, is_prompt_file
-from server.settings import Settings, parse_settings, problems_message, with_target
-from server.worker import ModelState, ModelStatus, ModelWorker
+from .compressions import CompressionCache
+from .counting import Counters, Layout
+from .diagnostics import DiagnosticsScheduler, diagnose
+from .documents import Document, DocumentStore, is_prompt_file
+from .settings import Settings, parse_settings, problems_message, with_target
+from .worker import ModelState, ModelStatus, ModelWorker
 
 log = logging.getLogger(__name__)
 

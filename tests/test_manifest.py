@@ -89,3 +89,20 @@ def test_the_command_line_offers_the_engines_choices(flag: str, key: str) -> Non
 @pytest.mark.parametrize("key", sorted(SERVER_FIELDS))
 def test_the_protocol_document_names_every_setting(key: str) -> None:
     assert f"`{key}`" in (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+
+
+def _pyproject() -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_every_package_folder_is_installed_and_none_is_called_server() -> None:
+    setuptools = _pyproject()["tool"]["setuptools"]
+    folders = {str(p.parent.relative_to(ROOT)).replace("/", ".") for p in (ROOT / "lingua_core").rglob("__init__.py")}
+    listed = set(setuptools["packages"])
+    assert folders <= listed
+    assert "server" not in listed and not any(name.startswith("server.") for name in listed)
+    assert setuptools["package-dir"]["lingua_server"] == "server"
+    scripts = _pyproject()["project"]["scripts"]
+    assert scripts["lingua-server"].startswith("lingua_server.")
