@@ -97,7 +97,8 @@ def run_align(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(
             f"No such pairs file: {args.pairs}" if not args.pairs.exists() else f"{args.pairs} is not a file."
         )
-    from lingua_core.train.instruct import AlignConfig, align
+    from lingua_core.train.align_config import AlignConfig
+    from lingua_core.train.instruct import align
 
     config = AlignConfig(
         pairs=args.pairs,
