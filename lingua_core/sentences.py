@@ -29,6 +29,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from lingua_core import markup
+
 __all__ = ["split_paragraphs", "split_sentences"]
 
 # Terminal punctuation runs, with the quotes/brackets/emphasis that close over them.
@@ -66,13 +68,6 @@ _NUMERIC_ABBREVIATIONS = frozenset(
 )
 # fmt: on
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, U.S, a.m (final period excluded)
-_LIST_MARKER_RE = re.compile(r"\d+(?:\.\d+)*|[A-Za-z]|[ivx]{1,5}|[IVX]{1,5}")
-
-_HEADING_RE = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
-_LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+\u2022][ \t]|\d+[.)][ \t]|[A-Za-z][.)][ \t]|\([A-Za-z0-9]{1,3}\)(?:[ \t]|$))")
-_TABLE_RE = re.compile(r"[ \t]*\|")
-_FENCE_RE = re.compile(r"[ \t]*(?:```|~~~)")
-_RULE_RE = re.compile(r"[ \t]*(?:-{3,}|={3,}|\*{3,}|_{3,})[ \t\r]*$")
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -106,7 +101,7 @@ def _is_abbreviation(text: str, dot: int, next_char: str) -> bool:
     # "1." / "IV." / "a." opening a line, also after heading or quote markers ("## 1. Intro").
     line_start = text.rfind("\n", 0, tok_start) + 1
     at_line_start = not text[line_start:tok_start].strip(" \t#>*+-")
-    return at_line_start and _LIST_MARKER_RE.fullmatch(token) is not None
+    return at_line_start and markup.is_item_label(token)
 
 
 def _punctuation_boundaries(text: str, out: set[int]) -> None:
@@ -131,13 +126,20 @@ def _punctuation_boundaries(text: str, out: set[int]) -> None:
 
 
 def _structural(line: str) -> bool:
-    """Lines that are units of their own whatever comes next."""
-    return bool(_HEADING_RE.match(line) or _TABLE_RE.match(line) or _FENCE_RE.match(line) or _RULE_RE.match(line))
+    """Lines that are units of their own whatever comes next (markup.py says which they are)."""
+    return (
+        markup.is_heading(line)
+        or markup.is_table_row(line)
+        or markup.is_fence_line(line)
+        or markup.is_thematic_break(line)
+        or markup.is_setext_underline(line)
+        or markup.is_table_delimiter_row(line)
+    )
 
 
 def _starts_block(line: str) -> bool:
     """Lines that always start a new unit."""
-    return _structural(line) or bool(_LIST_ITEM_RE.match(line))
+    return _structural(line) or markup.is_list_item(line)
 
 
 def _line_boundaries(text: str, out: set[int]) -> None:

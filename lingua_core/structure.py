@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from lingua_core import markup
+
 __all__ = [
     "JsonFragment",
     "find_format_lines",
@@ -185,26 +187,20 @@ def find_markup_tags(text: str) -> Iterator[tuple[int, int]]:
 
 
 # --- list markers --------------------------------------------------------------------------
-_LIST_MARKER_RE = re.compile(
-    r"^[ \t]*(?:[-*+\u2022\u2023\u25e6\u25aa\u2013]|[0-9]{1,3}(?:\.[0-9]{1,3}){0,3}[.)]|\(?[A-Za-z0-9]{1,3}\)"
-    r"|[A-Za-z][.)]|[ivxIVX]{1,4}\.)(?:[ \t]+\[[ xX]\])?[ \t]+(?=\S)",
-    re.MULTILINE,
-)
 
 
 def find_list_markers(text: str) -> Iterator[tuple[int, int]]:
-    """List markers at line start, with their indentation (nesting) and the space after them."""
-    for m in _LIST_MARKER_RE.finditer(text):
-        yield m.start(), m.end()
+    """List markers at line start, with their indentation (nesting) and the space after them.
+
+    What a list item is belongs to markup.py, so that the sentence splitter starts a unit
+    at every item this keeps the marker of.
+    """
+    return markup.list_markers(text)
 
 
 # --- Markdown tables -----------------------------------------------------------------------
-# A table is recognised by its separator row; the header above it and the rows below it
-# (up to a line without a pipe) are its rows.
-# Candidate lines hold only pipes, dashes, colons and blanks: one character class, so the
-# scan cannot backtrack over a long line of spaces; the cells are checked afterwards.
-_TABLE_SEPARATOR_RE = re.compile(r"^[ \t|:-]+$", re.MULTILINE)
-_CELL_RULE_RE = re.compile(r"[ \t]*:?-+:?[ \t]*\Z")
+# A table is recognised by its separator row (markup.py's delimiter row); the header above
+# it and the rows below it (up to a line without a pipe) are its rows.
 _PIPE_RE = re.compile(r"(?<!\\)\|")
 
 
@@ -214,29 +210,18 @@ def _line_bounds(text: str, pos: int) -> tuple[int, int]:
     return start, len(text) if end < 0 else end
 
 
-def _is_separator_row(line: str) -> bool:
-    cells = line.strip(" \t").split("|")
-    if len(cells) < 2:
-        return False  # a rule ("---") or front-matter fence, not a table
-    if not cells[0]:
-        cells = cells[1:]
-    if cells and not cells[-1]:
-        cells = cells[:-1]
-    return bool(cells) and all(_CELL_RULE_RE.match(cell) for cell in cells)
-
-
 def find_table_pipes(text: str) -> Iterator[tuple[int, int]]:
     """Separator rows whole, and every unescaped ``|`` of the header and body rows."""
     done = 0
-    for m in _TABLE_SEPARATOR_RE.finditer(text):
-        if m.start() < done or not _is_separator_row(m.group()):
+    for start, end in markup.table_delimiter_rows(text):
+        if start < done:
             continue
-        if m.start() > 0:
-            head_start, head_end = _line_bounds(text, m.start() - 1)
+        if start > 0:
+            head_start, head_end = _line_bounds(text, start - 1)
             if head_start >= done and "|" in text[head_start:head_end]:
                 yield from ((p.start(), p.end()) for p in _PIPE_RE.finditer(text, head_start, head_end))
-        yield m.start(), m.end()
-        pos = m.end() + 1
+        yield start, end
+        pos = end + 1
         while pos < len(text):
             row_start, row_end = _line_bounds(text, pos)
             if "|" not in text[row_start:row_end]:
@@ -315,7 +300,9 @@ def find_format_lines(text: str) -> Iterator[tuple[int, int]]:
 
 
 # --- front-matter delimiters ---------------------------------------------------------------
-_DELIMITER_RE = re.compile(r"---[ \t]*\r?$")
+# What a delimiter line is and where complete front matter lies belong to markup.py. A cut
+# header has no delimiter pair to vouch for it, so every line here must read as YAML and
+# one must be a ``key:``: a stricter test than the first-line check of complete headers.
 _YAML_KEY_RE = re.compile(r"""[A-Za-z_"'$][\w"'$.-]{0,80}:(?:[ \t]|\Z)""")
 _YAML_OTHER_RE = re.compile(r"[ \t]|-(?:[ \t]|\Z)|#|\r?\Z")
 _MAX_FRONT_MATTER_LINES = 500
@@ -346,7 +333,7 @@ def find_front_matter_delimiters(text: str, start: int = 0) -> Iterator[tuple[in
     if first is None:
         return
     offset = start + sum(len(line) + 1 for line in lines[:first])
-    if _DELIMITER_RE.match(lines[first]):
+    if markup.front_matter_delimiter(lines[first]) == "---":
         # An opener, and the text ends before any closer.
         count, keys = _yaml_lines(lines[first + 1 :])
         if keys and first + 1 + count == len(lines) and len(lines) < _MAX_FRONT_MATTER_LINES:
@@ -354,6 +341,6 @@ def find_front_matter_delimiters(text: str, start: int = 0) -> Iterator[tuple[in
         return
     count, keys = _yaml_lines(lines[first:])
     closer = first + count
-    if keys and closer < len(lines) and _DELIMITER_RE.match(lines[closer]):
+    if keys and closer < len(lines) and markup.front_matter_delimiter(lines[closer]) == "---":
         pos = start + sum(len(line) + 1 for line in lines[:closer])
         yield pos, pos + len(lines[closer].rstrip("\r"))

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.disable()
     # Build the default tokenizer while pygls and lsprotocol import: the first hover needs it.
     threading.Thread(target=_preload_tokenizer, name="lingua-preload", daemon=True).start()
-    from server.server import create_server
+    from .server import create_server
 
     server = create_server()
     if args.tcp:

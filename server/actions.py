@@ -13,9 +13,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from server.diagnostics import OVER_BUDGET, OVER_CONTEXT, SOURCE
-from server.documents import Document
-from server.settings import Settings
+from .diagnostics import OVER_BUDGET, OVER_CONTEXT, SOURCE
+from .documents import Document
+from .settings import Settings
 
 RATES = (("2x", 0.5), ("3x", 0.33), ("5x", 0.2))
 FIT_BUDGET = "Compress to fit the budget"

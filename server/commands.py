@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
-from server.actions import parse_budget, parse_range
-from server.documents import Document
-from server.jobs import Compressed, RequestFailed, compress_range, stale_error, workspace_edit
+from .actions import parse_budget, parse_range
+from .documents import Document
+from .jobs import Compressed, RequestFailed, compress_range, stale_error, workspace_edit
 
 if TYPE_CHECKING:
-    from server.server import LinguaServer
+    from .state import LinguaServer
 
 COMPRESS = "lingua.compress"
 PREVIEW = "lingua.preview"
@@ -178,7 +178,7 @@ async def count_tokens(server: LinguaServer, args: dict[str, Any]) -> dict[str, 
 async def restart_model(server: LinguaServer) -> dict[str, Any]:
     import asyncio
 
-    from server.worker import ModelLoadError
+    from .worker import ModelLoadError
 
     try:
         await asyncio.wrap_future(server.worker.restart())

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from lsprotocol import types
 
-from server.documents import Document
-from server.settings import Settings
+from .documents import Document
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 

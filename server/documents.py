@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
+from lingua_core import markup
+
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 
@@ -242,68 +244,53 @@ class Section:
     title: str
 
 
-_FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:.*?\r?\n)??---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_ROLE_RE = re.compile(
-    r"^[ \t]*(?:#+[ \t]*)?(system|user|assistant|developer|tool|function)[ \t]*:[ \t]*\r?$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*\r?$", re.MULTILINE)
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
-
-
 @dataclass(frozen=True)
 class Outline:
-    """Where sections start in one version of a text: computed once, then bisected per hover."""
+    """Where sections start in one version of a text: computed once, then bisected per hover.
+
+    Front matter, role lines, headings and code fences are lingua_core.markup's, so the
+    sections shown are the ones compression protects and splits by.
+    """
 
     front_matter_end: int
     # (start of the marker line, role) for role blocks; (start, level, title) for headings
     roles: tuple[tuple[int, str], ...]
     headings: tuple[tuple[int, int, str], ...]
-
-
-def _fenced_ranges(text: str) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    opening: re.Match[str] | None = None
-    for m in _FENCE_RE.finditer(text):
-        if opening is None:
-            opening = m
-        elif m.group(1)[0] == opening.group(1)[0] and len(m.group(1)) >= len(opening.group(1)):
-            ranges.append((opening.start(), m.end()))
-            opening = None
-    if opening is not None:
-        ranges.append((opening.start(), len(text)))
-    return ranges
+    # after a ````prompt wrapper's opening line (which belongs to no section), else 0
+    prompt_start: int = 0
 
 
 def outline(text: str) -> Outline:
-    front = _FRONT_MATTER_RE.match(text)
-    body = front.end() if front else 0
-    fences = _fenced_ranges(text)
+    layout = markup.frame(text)
+    front = layout.front_matter
+    body = front[1] if front else layout.start
+    fences = list(markup.code_blocks(text, layout.start, layout.end))
     fence_starts = [start for start, _ in fences]
 
     def in_fence(offset: int) -> bool:
         i = bisect.bisect_right(fence_starts, offset) - 1
         return i >= 0 and offset < fences[i][1]
 
-    roles = tuple((m.start(), m.group(1).lower()) for m in _ROLE_RE.finditer(text, body) if not in_fence(m.start()))
+    roles = tuple((r.start, r.role) for r in markup.role_lines(text, body, layout.end) if not in_fence(r.start))
     headings: tuple[tuple[int, int, str], ...] = ()
     if not roles:
         headings = tuple(
-            (m.start(), len(m.group(1)), (m.group(2) or "").strip())
-            for m in _HEADING_RE.finditer(text, body)
-            if not in_fence(m.start())
+            (h.start, h.level, h.title) for h in markup.headings(text, body, layout.end) if not in_fence(h.start)
         )
-    return Outline(front.end() if front else 0, roles, headings)
+    return Outline(front[1] if front else 0, roles, headings, layout.start if layout.wrapper else 0)
 
 
 def section_at(text: str, offset: int, shape: Outline, line_starts: Sequence[int]) -> Section | None:
     """The section holding ``offset``: front matter, role block, heading section, else paragraph.
 
     A heading's section runs to the next heading of the same or a higher level, so it
-    includes its subsections (as editors fold it). None on a blank line outside any section.
+    includes its subsections (as editors fold it). None on a blank line outside any section
+    and on the opening line of a ````prompt wrapper, which is not part of the prompt.
     """
+    if offset < shape.prompt_start:
+        return None
     if offset < shape.front_matter_end:
-        return Section(0, shape.front_matter_end, "front matter", "front matter")
+        return Section(shape.prompt_start, shape.front_matter_end, "front matter", "front matter")
     if shape.roles:
         starts = [start for start, _ in shape.roles]
         i = bisect.bisect_right(starts, offset) - 1
@@ -317,7 +304,7 @@ def section_at(text: str, offset: int, shape: Outline, line_starts: Sequence[int
             start, level, title = shape.headings[i]
             end = next((s for s, lv, _ in shape.headings[i + 1 :] if lv <= level), len(text))
             return Section(start, end, "heading", title)
-    return paragraph_at(text, offset, line_starts, shape.front_matter_end)
+    return paragraph_at(text, offset, line_starts, max(shape.front_matter_end, shape.prompt_start))
 
 
 def paragraph_at(text: str, offset: int, line_starts: Sequence[int], floor: int = 0) -> Section | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lingua_core.projection import projected_tokens
-from server.documents import Section
-from server.jobs import CachedRatio
-from server.settings import Settings
+
+from .compressions import CachedRatio
+from .documents import Section
+from .settings import Settings
 
 CALLS = 1000
 

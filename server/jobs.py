@@ -1,4 +1,4 @@
-"""Running one compression for an editor: progress, cancellation, errors, edits, the ratio cache.
+"""Running one compression for an editor: progress, cancellation, errors, edits.
 
 Code actions and commands share this so that both show the same progress, honour the same
 three ways to cancel (``$/cancelRequest``, the progress bar's Cancel button, a client that
@@ -8,12 +8,10 @@ went away) and fail with the same LSP errors.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
 
-from server.documents import Document
-from server.worker import CompressJob, JobCancelled, ModelLoadError
+from .documents import Document
+from .worker import CompressJob, JobCancelled, ModelLoadError
 
 if TYPE_CHECKING:
     from lingua_core import CompressionResult
-    from server.server import LinguaServer
+
+    from .state import LinguaServer
 
 log = logging.getLogger(__name__)
 
@@ -46,50 +45,6 @@ def stale_error(document: Document, expected: int | None) -> JsonRpcContentModif
 
 def _name(uri: str) -> str:
     return uri.rsplit("/", 1)[-1] or uri
-
-
-@dataclass(frozen=True)
-class CachedRatio:
-    origin_tokens: int
-    compressed_tokens: int
-    method: str
-    model: str
-    is_output: bool  # the text is the compressed output rather than the original
-
-    @property
-    def ratio(self) -> float:
-        return self.origin_tokens / self.compressed_tokens if self.compressed_tokens else 1.0
-
-
-class CompressionCache:
-    """Real ratios of recent compressions by the text they started from (and ended as).
-
-    Hovers show them for a section whose text was compressed (or is a compression's output);
-    keys are hashes so the cache holds numbers, not users' prompts.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._entries: OrderedDict[tuple[str, str], CachedRatio] = OrderedDict()
-        self._size = size
-
-    @staticmethod
-    def _key(text: str, encoding: str) -> tuple[str, str]:
-        return encoding, hashlib.sha1(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
-
-    def remember(self, result: CompressionResult) -> None:
-        for text, is_output in ((result.original_text, False), (result.compressed_text, True)):
-            key = self._key(text, result.encoding)
-            self._entries[key] = CachedRatio(
-                result.origin_tokens, result.compressed_tokens, result.method, result.model, is_output
-            )
-            self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-    def lookup(self, text: str, encoding: str) -> CachedRatio | None:
-        if not text.strip():
-            return None
-        return self._entries.get(self._key(text, encoding))
 
 
 class WorkDone:

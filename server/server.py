@@ -1,7 +1,8 @@
 """The Lingua language server: LSP in, ``lingua_core`` calls out, every handler a few lines.
 
-State lives on ``LinguaServer`` (settings, open documents, token counters, the model worker);
-the work lives in the small modules next to this one. Only tokenizer code runs on the event
+State lives on ``LinguaServer`` (``server/state.py``: settings, open documents, token
+counters, the model worker); the work lives in the small modules next to this one, and this
+one registers it. Only tokenizer code runs on the event
 loop, and only in small doses: big counts and everything that touches the model run in
 threads, so a hover is answered while a compression is busy.
 """
@@ -12,223 +13,24 @@ import asyncio
 import functools
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from lsprotocol import converters, types
+from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.language_server import lsp_method
 
 from lingua_core.projection import protected_tokens
-from server import actions, commands, hover
-from server.counting import Counters, Layout
-from server.diagnostics import DiagnosticsScheduler, diagnose
-from server.documents import Document, DocumentStore, Section, is_prompt_file, outline, paragraph_at, section_at
-from server.jobs import CachedRatio, CompressionCache, RequestFailed, compress_range, stale_error, workspace_edit
-from server.settings import Settings, parse_settings, problems_message, protect_options, with_target
-from server.worker import ModelState, ModelStatus, ModelWorker
+
+from . import actions, commands, hover
+from .compressions import CachedRatio
+from .documents import Document, Section, outline, paragraph_at, section_at
+from .jobs import RequestFailed, compress_range, stale_error, workspace_edit
+from .settings import protect_options
+from .state import MODEL_STATUS, LinguaServer, work_done_token
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
-MODEL_STATUS = "lingua/modelStatus"
-INLINE_COUNT_CHARS = 32_768  # smaller texts are counted on the loop: a thread hop costs more
-
-_work_done_token: ContextVar[types.ProgressToken | None] = ContextVar("work_done_token", default=None)
-
 T = TypeVar("T")
-
-
-class LinguaProtocol(LanguageServerProtocol):
-    """pygls' protocol minus its document store (``DocumentStore`` keeps ours), plus the
-    command's work-done token, which pygls does not hand to command handlers."""
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
-    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
-        _work_done_token.set(params.work_done_token)
-        return (yield from super().lsp_workspace__execute_command(params))
-
-
-class LinguaServer(LanguageServer):
-    def __init__(self) -> None:
-        super().__init__("lingua", VERSION, protocol_cls=LinguaProtocol)
-        self.settings: Settings = with_target(Settings())
-        self.documents = DocumentStore()
-        self.counters = Counters()
-        self.compressions = CompressionCache()
-        self.worker = ModelWorker(self._status_from_worker)
-        self.diagnostics = DiagnosticsScheduler(self.publish_diagnostics)
-        self.converter = converters.get_converter()
-        self.roots: list[str] = []
-        self._count_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingua-count")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._failures_shown: set[str] = set()
-        self._pending_problems: list[str] = []
-        self.session_started = False
-
-    # --- client capabilities -----------------------------------------------------------
-
-    def _capability(self, *path: str) -> Any:
-        node: Any = self.client_capabilities
-        for name in path:
-            node = getattr(node, name, None)
-            if node is None:
-                return None
-        return node
-
-    @property
-    def supports_work_done_progress(self) -> bool:
-        return bool(self._capability("window", "work_done_progress"))
-
-    @property
-    def supports_document_changes(self) -> bool:
-        return bool(self._capability("workspace", "workspace_edit", "document_changes"))
-
-    @property
-    def supports_apply_edit(self) -> bool:
-        return bool(self._capability("workspace", "apply_edit"))
-
-    @property
-    def supports_configuration(self) -> bool:
-        return bool(self._capability("workspace", "configuration"))
-
-    @property
-    def supports_resolving_edits(self) -> bool:
-        properties = self._capability("text_document", "code_action", "resolve_support", "properties")
-        return bool(properties) and "edit" in properties
-
-    @property
-    def markdown_hover(self) -> bool:
-        formats = self._capability("text_document", "hover", "content_format")
-        return formats is None or types.MarkupKind.Markdown in formats
-
-    # --- settings ----------------------------------------------------------------------
-
-    def apply_settings(self, raw: Any) -> None:
-        """Take new settings; one warning for all invalid values; refresh what depends on them."""
-        settings, problems = parse_settings(raw)
-        if problems:
-            self.warn(problems_message(problems))
-        old, self.settings = self.settings, settings
-        self.worker.configure(settings.model, settings.device)
-        self.counters.get(settings.encoding)  # made now, loaded by the first count
-        if old != settings or old.encoding != settings.encoding:
-            for document in self.documents:
-                self.diagnostics.schedule(document.uri, 0)
-
-    def warn(self, message: str) -> None:
-        """Show now if the session is up, else once ``initialized`` arrives."""
-        if not self.session_started:
-            self._pending_problems.append(message)
-        else:
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
-
-    async def pull_settings(self) -> Any | None:
-        if not self.supports_configuration:
-            return None
-        items = [types.ConfigurationItem(section="lingua")]
-        try:
-            values = await self.workspace_configuration_async(types.ConfigurationParams(items=items))
-        except Exception as exc:
-            log.warning("workspace/configuration failed: %s", exc)
-            return None
-        return values[0] if values else None
-
-    # --- counting ----------------------------------------------------------------------
-
-    def is_prompt_file(self, uri: str) -> bool:
-        return is_prompt_file(uri, self.settings.prompt_files, self.roots)
-
-    async def count(self, text: str) -> int:
-        counter = self.counters.get(self.settings.encoding)
-        if len(text) <= INLINE_COUNT_CHARS and counter.loaded:
-            return counter.count(text)
-        return await asyncio.get_running_loop().run_in_executor(self._count_executor, counter.count, text)
-
-    async def layout(self, document: Document) -> Layout:
-        """Chunk counts of one document version, computed once and shared by concurrent asks."""
-        memo = document.memo("layouts")
-        encoding = self.settings.encoding
-        pending = memo.get(encoding)
-        if pending is None:
-            counter = self.counters.get(encoding)
-            if len(document.text) <= INLINE_COUNT_CHARS and counter.loaded:
-                pending = asyncio.get_running_loop().create_future()
-                pending.set_result(counter.layout(document.text))
-            else:
-                work = functools.partial(counter.layout, document.text)
-                pending = asyncio.get_running_loop().run_in_executor(self._count_executor, work)
-            memo[encoding] = pending
-        try:
-            return await asyncio.shield(pending)  # type: ignore[arg-type]
-        except Exception:
-            memo.pop(encoding, None)
-            raise
-
-    async def count_span(self, document: Document, start: int, end: int) -> int:
-        """Tokens of ``document.text[start:end]`` as if counted alone (what ``lingua count`` says)."""
-        layout = await self.layout(document)
-        if start == 0 and end == len(document.text):
-            return layout.total
-        return self.counters.get(self.settings.encoding).count_span(document.text, layout, start, end)
-
-    async def publish_diagnostics(self, uri: str) -> None:
-        document = self.documents.get(uri)
-        if document is None:
-            return
-        found: list[types.Diagnostic] = []
-        if self.is_prompt_file(uri):
-            version = document.version
-            tokens = await self.count_span(document, 0, len(document.text))
-            if document.version != version or self.documents.get(uri) is not document:
-                return  # a newer change has scheduled its own run
-            found = diagnose(document, tokens, self.settings)
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=document.version)
-        )
-
-    # --- model status ------------------------------------------------------------------
-
-    def _status_from_worker(self, status: ModelStatus) -> None:
-        """Called on the worker thread: hop to the event loop before touching the transport."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._announce, status)
-
-    def _announce(self, status: ModelStatus) -> None:
-        self.protocol.notify(MODEL_STATUS, status.to_json())
-        if status.state is ModelState.FAILED and status.message and status.model not in self._failures_shown:
-            self._failures_shown.add(status.model)
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=status.message))
-        if status.state is ModelState.READY:
-            self._failures_shown.discard(status.model)
-
-    def shutdown_workers(self) -> None:
-        self.worker.shutdown()
-        self._count_executor.shutdown(wait=False, cancel_futures=True)
-
-    def shutdown(self) -> None:
-        """Also when the client vanished without ``shutdown`` (stdin closed)."""
-        self.shutdown_workers()
-        super().shutdown()  # type: ignore[no-untyped-call]
 
 
 def guarded(handler: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -431,9 +233,9 @@ async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.Co
 
 def register_commands(server: LinguaServer) -> None:
     handlers: dict[str, Callable[[LinguaServer, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-        commands.COMPRESS: lambda ls, args: commands.compress(ls, args, _work_done_token.get()),
-        commands.PREVIEW: lambda ls, args: commands.preview(ls, args, _work_done_token.get()),
-        commands.KEEP_PROBABILITIES: lambda ls, args: commands.keep_probabilities(ls, args, _work_done_token.get()),
+        commands.COMPRESS: lambda ls, args: commands.compress(ls, args, work_done_token()),
+        commands.PREVIEW: lambda ls, args: commands.preview(ls, args, work_done_token()),
+        commands.KEEP_PROBABILITIES: lambda ls, args: commands.keep_probabilities(ls, args, work_done_token()),
         commands.COUNT_TOKENS: commands.count_tokens,
         commands.RESTART_MODEL: lambda ls, args: commands.restart_model(ls),
     }

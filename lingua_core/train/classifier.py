@@ -37,6 +37,7 @@ from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_bat
 from lingua_core.train.checkpoint import load_checkpoint, read_state, save_checkpoint
 from lingua_core.train.dataset import LabelledSample
 from lingua_core.train.quiet import quiet_transformers
+from lingua_core.train.stepping import autocast_dtype, backward, grad_scaler, optimizer_step, to_device
 from lingua_core.words import Aggregation, Words, overlap_pairs
 
 LABELS = {0: "drop", 1: "keep"}
@@ -244,7 +245,7 @@ def evaluate(lm: LoadedModel, items: Sequence[Encoded], samples: Sequence[Labell
     with torch.inference_mode():
         for indices in sorted_batches([len(item.input_ids) for item in items], batch_size):
             batch = [items[i] for i in indices]
-            tensors = _to_device(collate(batch, pad_id), lm.device)
+            tensors = to_device(collate(batch, pad_id), lm.device)
             logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits.float()
             labels = tensors["labels"]
             valid = labels != IGNORE_INDEX
@@ -355,8 +356,8 @@ def train_classifier(
     scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, int(total_steps * options.warmup_ratio), total_steps
     )
-    amp_dtype = _amp_dtype(lm.device, options.mixed_precision)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    amp_dtype = autocast_dtype(lm.device, options.mixed_precision)
+    scaler = grad_scaler(amp_dtype)
 
     report = TrainingReport(str(output_dir), base_model, len(train_index), len(val_index), len(train_items), 0, False)
     best_f1, stale, start_epoch = -1.0, 0, 1
@@ -378,22 +379,11 @@ def train_classifier(
         ]
         running = 0.0
         for step, batch in enumerate(batches, start=1):
-            tensors = _to_device(collate(batch, pad_id), lm.device)
+            tensors = to_device(collate(batch, pad_id), lm.device)
             with torch.autocast(lm.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss = model(**tensors).loss
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), options.max_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            backward(loss, scaler)
+            optimizer_step(model, optimizer, scheduler, scaler, options.max_grad_norm)
             running += (loss.item() - running) / step
             if on_step is not None:
                 on_step(step, len(batches), running)
@@ -417,18 +407,6 @@ def train_classifier(
             on_epoch(record)
     (output_dir / SUMMARY_FILE).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
     return report
-
-
-def _to_device(tensors: dict[str, Any], device: Any) -> dict[str, Any]:
-    return {name: tensor.to(device) for name, tensor in tensors.items()}
-
-
-def _amp_dtype(device: Any, wanted: bool) -> Any:
-    import torch
-
-    if not wanted or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def _save_model(lm: LoadedModel, folder: Path) -> None:

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import held_out_share, non_negative_int, positive_float, positive_int
+from lingua_core.arg_types import held_out_share, non_negative_int, positive_float, positive_int, with_json_flag
 
 DESCRIPTION = """\
 Distribution alignment (from the LLMLingua paper): instruction-tune the small causal LM on
@@ -30,8 +30,6 @@ interruption, the same command with --resume continues it.
 
 def add_parsers(commands: Any) -> None:
     """``commands`` is the ``add_subparsers`` result of the ``lingua`` parser."""
-    from lingua_core.train.commands import with_json_flag
-
     parser = commands.add_parser(
         "align",
         help="align the small LM with the target LLM (instruction-tune it on the target's answers)",
@@ -99,7 +97,8 @@ def run_align(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(
             f"No such pairs file: {args.pairs}" if not args.pairs.exists() else f"{args.pairs} is not a file."
         )
-    from lingua_core.train.instruct import AlignConfig, align
+    from lingua_core.train.align_config import AlignConfig
+    from lingua_core.train.instruct import align
 
     config = AlignConfig(
         pairs=args.pairs,

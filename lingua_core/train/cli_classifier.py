@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import held_out_share, non_negative_float, positive_float, positive_int
+from lingua_core.arg_types import held_out_share, non_negative_float, positive_float, positive_int, with_json_flag
 
 
 def add_parsers(commands: Any) -> None:
@@ -42,7 +42,7 @@ def add_parsers(commands: Any) -> None:
     parser.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 on CUDA too")
     parser.add_argument("--resume", action="store_true", help="continue the run whose state is in OUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    with_json_flag(parser)
     parser.set_defaults(handler=_train)
 
 

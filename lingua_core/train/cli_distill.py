@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import non_negative_float, non_negative_int, positive_int, share
+from lingua_core.arg_types import non_negative_float, non_negative_int, positive_int, share, with_json_flag
 from lingua_core.errors import InputError
 
 DISTILL_EPILOG = """\
@@ -100,9 +100,6 @@ def _add_teacher_args(parser: argparse.ArgumentParser, workers_help: str) -> Non
 
 
 def add_parsers(commands: Any) -> None:
-    # Imported here: commands.py imports this module while it is itself being imported.
-    from lingua_core.train.commands import with_json_flag
-
     raw = argparse.RawDescriptionHelpFormatter
     distill = commands.add_parser(
         "distill",

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from lingua_core.errors import InputError
+from lingua_core.textfiles import read_text
 from lingua_core.tokens import tiktoken_counter
 from lingua_core.train.align_labels import DEFAULT_WINDOW, Alignment, QualityFilter, align_labels, filter_alignments
 from lingua_core.train.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_ENCODING, chunk_text
 from lingua_core.train.dataset import LabelledSample, write_samples
 from lingua_core.train.instructions import Instruction
-from lingua_core.train.jsonl import iter_jsonl
+from lingua_core.train.jsonl import iter_jsonl, iter_text_records
 from lingua_core.train.runner import (
     DEFAULT_OPTIONS,
     Job,
@@ -51,25 +52,15 @@ def read_sources(paths: Sequence[Path], text_field: str = "text", id_field: str 
     texts: list[SourceText] = []
     for path in paths:
         if path.suffix.lower() == ".jsonl":
-            for number, record in iter_jsonl(path):
-                text = record.get(text_field)
-                if not isinstance(text, str):
-                    raise InputError(f"{path}:{number}: no string field {text_field!r} (pick one with --text-field)")
+            for number, record, text in iter_text_records(path, text_field, "--text-field"):
                 key = record.get(id_field) if id_field else None
                 name = f"{path}#{key}" if key is not None else f"{path}:{number}"
                 if text.strip():
                     texts.append(SourceText(name, text))
             continue
-        try:
-            if path.stat().st_size > MAX_SOURCE_BYTES:
-                raise InputError(f"{path} is over {MAX_SOURCE_BYTES >> 20} MB: split it or use JSONL")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"No such source file: {path}") from None
-        except IsADirectoryError:
-            raise InputError(f"{path} is a directory; pass its files (e.g. {path}/*.txt)") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): is it a text file?") from None
+        if path.is_file() and path.stat().st_size > MAX_SOURCE_BYTES:
+            raise InputError(f"{path} is over {MAX_SOURCE_BYTES >> 20} MB: split it or use JSONL")
+        text = read_text(path, "source file", folder_hint=True)
         if text.strip():
             texts.append(SourceText(str(path), text))
     return texts

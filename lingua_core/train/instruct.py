@@ -16,7 +16,6 @@ to the source's dtype, or the one asked for, when saved.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import shutil
@@ -29,7 +28,6 @@ from typing import Any
 
 from lingua_core.errors import InputError, ModelError
 from lingua_core.models import (
-    EMBEDDED,
     ModelKind,
     allow_download_default,
     load_model,
@@ -37,6 +35,7 @@ from lingua_core.models import (
     resolve_dtype,
     resolve_spec,
 )
+from lingua_core.train.align_config import TRAJECTORY, AlignConfig, lr_factor
 from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches
 from lingua_core.train.checkpoint import (
     BEST,
@@ -56,102 +55,12 @@ from lingua_core.train.instruct_data import (
     steps_per_epoch,
 )
 from lingua_core.train.quiet import quiet_transformers
+from lingua_core.train.stepping import autocast_dtype, backward, grad_scaler, optimizer_step, to_device
 
 SUMMARY_FILE = "training_summary.json"
 SUMMARY_FORMAT = "lingua-align/1"
-SCHEDULES = ("cosine", "linear", "constant")
-TEMPLATES = ("auto", "chat", "plain")
-# The options that decide which updates happen: a resumed run must keep the checkpoint's.
-TRAJECTORY = (
-    "model",
-    "epochs",
-    "max_steps",
-    "lr",
-    "batch_size",
-    "grad_accum",
-    "max_length",
-    "val_fraction",
-    "warmup",
-    "schedule",
-    "weight_decay",
-    "max_grad_norm",
-    "template",
-    "seed",
-)
 # What an unfinished run leaves behind besides its checkpoint; a fresh --resume may clear it.
 _SCRATCH = {BEST, f"{BEST}.partial", f"{BEST}.old", f"{CHECKPOINT}.partial", f"{CHECKPOINT}.old"}
-
-
-@dataclass(frozen=True)
-class AlignConfig:
-    """Everything one alignment run needs; the CLI maps its flags one to one onto these."""
-
-    pairs: Path
-    out: Path
-    model: str = EMBEDDED
-    epochs: int = 1
-    max_steps: int | None = None  # overrides epochs
-    lr: float = 5e-5
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 512
-    val_fraction: float = 0.05
-    patience: int = 3  # evaluations without a better validation loss before stopping; 0 = never stop
-    eval_every: int | None = None  # optimizer steps; None = about ten evaluations per run
-    save_every: int = 200  # optimizer steps between checkpoints; 0 = none
-    warmup: float = 0.05  # share of the steps
-    schedule: str = "cosine"
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    template: str = "auto"  # chat when the tokenizer has a chat template
-    resume: bool = False
-    device: str = "auto"
-    dtype: str = "auto"  # of the saved model; auto = the source's
-    seed: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "grad_accum": self.grad_accum}
-        positive |= {
-            "max_length": self.max_length,
-            "max_steps": self.max_steps or 1,
-            "eval_every": self.eval_every or 1,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1; got {value}.")
-        if self.max_length < 8:
-            raise InputError(f"--max-length {self.max_length} leaves no room for an instruction and a response.")
-        if not self.lr > 0:
-            raise InputError(f"--lr must be positive; got {self.lr}.")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise InputError(f"--val-fraction must be in [0, 1); got {self.val_fraction}.")
-        if not 0.0 <= self.warmup < 1.0:
-            raise InputError(f"--warmup is a share of the steps, in [0, 1); got {self.warmup}.")
-        if min(self.patience, self.save_every) < 0 or self.weight_decay < 0 or self.max_grad_norm <= 0:
-            raise InputError("--patience, --save-every and --weight-decay cannot be negative; --max-grad-norm > 0.")
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"--schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}.")
-        if self.template not in TEMPLATES:
-            raise InputError(f"--template must be one of {', '.join(TEMPLATES)}; got {self.template!r}.")
-
-    def trajectory(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in TRAJECTORY}
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
-
-
-def lr_factor(step: int, total: int, warmup_steps: int, schedule: str) -> float:
-    """Multiplier of the peak learning rate for optimizer step ``step`` (0-based)."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total - warmup_steps))
-    if schedule == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass(frozen=True)
@@ -174,12 +83,7 @@ class _Precision:
 
 
 def _precision(device: Any) -> _Precision:
-    """Mixed precision on CUDA only: CPU autocast gains nothing without bf16 units and MPS's is partial."""
-    import torch
-
-    if device.type != "cuda":
-        return _Precision(device, None)
-    return _Precision(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    return _Precision(device, autocast_dtype(device))
 
 
 def _source_dtype(spec: str) -> Any:
@@ -254,10 +158,6 @@ def _loss_sum(model: Any, batch: dict[str, Any], precision: _Precision) -> tuple
     return F.cross_entropy(picked, labels[mask], reduction="sum"), int(mask.sum())
 
 
-def _to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
-    return {key: value.to(device) for key, value in batch.items()}
-
-
 def _evaluate(model: Any, batches: Sequence[dict[str, Any]], precision: _Precision) -> float:
     """Mean loss per response token of the held-out pairs."""
     import torch
@@ -266,7 +166,7 @@ def _evaluate(model: Any, batches: Sequence[dict[str, Any]], precision: _Precisi
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in batches:
-            loss, tokens = _loss_sum(model, _to_device(batch, precision.device), precision)
+            loss, tokens = _loss_sum(model, to_device(batch, precision.device), precision)
             total += float(loss)
             count += tokens
     model.train()
@@ -439,7 +339,7 @@ def align(config: AlignConfig) -> dict[str, Any]:
     eval_every = config.eval_every or max(1, math.ceil(total / 10))
     precision = _precision(device)
     optimizer, scheduler = _optimizer(model, config, total, device)
-    scaler = torch.amp.GradScaler("cuda") if precision.autocast_dtype == torch.float16 else None
+    scaler = grad_scaler(precision.autocast_dtype)
     config.out.mkdir(parents=True, exist_ok=True)
     if resumed is not None:
         load_checkpoint(config.out / CHECKPOINT, model, optimizer, scheduler, scaler)
@@ -467,22 +367,13 @@ def align(config: AlignConfig) -> dict[str, Any]:
             step_tokens = sum(example.trained_tokens for group in step_examples for example in group)
             loss_total = 0.0
             for examples in step_examples:
-                batch = _to_device(collate(examples, pad_id), device)
+                batch = to_device(collate(examples, pad_id), device)
                 loss_sum, _ = _loss_sum(model, batch, precision)
                 loss = loss_sum / step_tokens
-                (scaler.scale(loss) if scaler is not None else loss).backward()
+                backward(loss, scaler)
                 loss_total += float(loss_sum.detach())
             safe_to_save = False
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(model, optimizer, scheduler, scaler, config.max_grad_norm)
             run.step += 1
             run.tokens += step_tokens
             step_loss = loss_total / step_tokens

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from lingua_core.errors import InputError
+from lingua_core.textfiles import decode_utf8, read_bytes
 from lingua_core.train.batching import IGNORE_INDEX
 
 PLAIN_SEPARATOR = "\n\n"
@@ -126,18 +127,8 @@ def _has_response(messages: Sequence[Message]) -> bool:
 
 def read_pairs(path: Path) -> PairsFile:
     """Every conversation of a JSONL file; a truncated last line (an interrupted writer) is skipped."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"No such pairs file: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a JSONL pairs file.") from None
-    except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}).") from None
+    raw = read_bytes(path, "pairs file")  # the run's resume check hashes the bytes as they are on disk
+    text = decode_utf8(raw, path)
     lines = text.splitlines(keepends=True)
     conversations: list[tuple[Message, ...]] = []
     skipped = 0

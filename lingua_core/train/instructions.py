@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lingua_core.errors import InputError
+from lingua_core.textfiles import read_text
 from lingua_core.train.teachers import Messages
 
 PLACEHOLDER = "{text_to_compress}"
@@ -68,11 +69,10 @@ DEFAULT_INSTRUCTION = Instruction(
 
 def load_instructions(path: Path) -> dict[str, Instruction]:
     """Instructions from a JSON file in the LLMLingua-2 format, by id."""
+    text = read_text(path, "instructions file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"No such instructions file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"Cannot read instructions from {path}: {exc}") from None
     if not isinstance(data, dict) or not data:
         raise InputError(f'{path}: expected {{"id": {{"system_prompt": ..., "user_prompt": ...}}, ...}}')

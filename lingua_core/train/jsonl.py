@@ -6,29 +6,23 @@ at most one torn last line; readers that may meet such a file skip it rather tha
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from lingua_core.errors import InputError
+from lingua_core.textfiles import read_text
 
 
 def iter_jsonl(
     path: Path, *, tolerate_torn_tail: bool = False, what: str = "file"
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of each non-blank line; a torn last line is skipped if tolerated."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"No such {what}: {path}") from None
-    except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}") from None
-    with handle:
-        try:
-            lines = handle.readlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): is it a JSONL file?") from None
+    # Cut at "\n" only: str.splitlines would also cut at the U+2028 that JSON written with
+    # ensure_ascii=False keeps raw inside a string.
+    lines = io.StringIO(read_text(path, what)).readlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -41,3 +35,13 @@ def iter_jsonl(
         if not isinstance(record, dict):
             raise InputError(f"{path}:{number}: expected a JSON object")
         yield number, record
+
+
+def iter_text_records(path: Path, field: str, option: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(line number, object, text) of each record of an input file whose texts sit in ``field``;
+    a record without one names ``option``, the command-line flag that picks another field."""
+    for number, record in iter_jsonl(path):
+        text = record.get(field)
+        if not isinstance(text, str):
+            raise InputError(f"{path}:{number}: no string field {field!r} (pick one with {option})")
+        yield number, record, text

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingua_core.errors import InputError
-from lingua_core.train.jsonl import iter_jsonl
+from lingua_core.textfiles import read_text
+from lingua_core.train.jsonl import iter_text_records
 from lingua_core.train.runner import (
     DEFAULT_OPTIONS,
     Job,
@@ -45,22 +45,12 @@ def read_instruction_items(
     items: list[InstructionItem] = []
     for path in paths:
         if path.suffix.lower() == ".jsonl":
-            for number, record in iter_jsonl(path):
-                text = record.get(field)
-                if not isinstance(text, str):
-                    raise InputError(f"{path}:{number}: no string field {field!r} (pick one with --field)")
+            for _, record, text in iter_text_records(path, field, "--field"):
                 if text.strip():
                     key = record.get(id_field)
                     items.append(InstructionItem(str(key) if key is not None else stable_id(system_prompt, text), text))
             continue
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise InputError(f"No such instructions file: {path}") from None
-        except IsADirectoryError:
-            raise InputError(f"{path} is a directory, not an instructions file") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not valid UTF-8 (byte {exc.start}): is it a text file?") from None
+        lines = read_text(path, "instructions file", folder_hint=True).splitlines()
         items.extend(InstructionItem(stable_id(system_prompt, line), line) for line in lines if line.strip())
     return items
 

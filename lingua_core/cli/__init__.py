@@ -1,0 +1,5 @@
+"""The ``lingua`` command line (``lingua_core.cli.main``), one layer above the engine and ``train``."""
+
+from lingua_core.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,3 @@
+from lingua_core.cli.main import main
+
+main()

@@ -1,0 +1,83 @@
+"""``lingua``: compress and count prompts from the shell.
+
+Scripts and acceptance checks call this, so its flags and JSON keys are a stable contract.
+Exit codes: 0 success, 2 usage errors (argparse's own convention), 1 anything else, always
+with one line on stderr and no traceback (``LINGUA_DEBUG=1`` shows it).
+
+The command line is one layer above the engine and the training tools: it imports both,
+neither imports it. Each command group adds its parsers and names a handler; handlers import
+their heavy code when they run, so ``lingua count`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from lingua_core.cli import engine_commands, train_commands
+from lingua_core.cli.errors import UsageError
+from lingua_core.errors import LinguaError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lingua", description="Compress LLM prompts on your own machine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    engine_commands.add_parsers(commands)
+    train_commands.add_parsers(commands)
+    return parser
+
+
+def _print_human(command: str, data: dict[str, Any]) -> None:
+    if command == "compress":
+        print(data["compressed_prompt"])
+        print(
+            f"\n{data['origin_tokens']} -> {data['compressed_tokens']} tokens ({data['encoding']}), "
+            f"{data['ratio']:.2f}x smaller, {data['saved_tokens']} saved; "
+            f"{data['method']} on {data['model']} in {data['seconds']:.2f} s",
+            file=sys.stderr,
+        )
+    elif command == "count":
+        print(
+            f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}"
+        )
+    elif command == "prepare":
+        print(f"embedded model ready at {data['model_dir']}")
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"lingua: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        data = args.handler(args)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except LinguaError as exc:
+        _fail(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("LINGUA_DEBUG"):
+            raise
+        _fail(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
+    if args.json:
+        json.dump(data, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        _print_human(args.command, data)
+
+
+if __name__ == "__main__":
+    main()
