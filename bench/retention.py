@@ -35,7 +35,7 @@ Reached rate is compressed over original o200k tokens, summed over the slice. Se
 wall-clock per compression call, model loading excluded.
 
     .venv/bin/python bench/retention.py [--datasets nq kv dup] [--limit N] [--rates 0.25 0.33]
-        [--skip-reference] [--rank-methods longllmlingua bm25 ...] [--lingua-option key=value ...]
+        [--skip-reference | --skip-lingua] [--rank-methods longllmlingua bm25 ...] [--lingua-option key=value ...]
         [--dtype bf16] [--torch-threads N] [--examples 3] [--out FILE] [--resume FILE]
 """
 
@@ -101,8 +101,12 @@ def load_sides(args: argparse.Namespace) -> tuple[dict[str, Side], list[str], di
             raise SystemExit(f"--lingua-option wants key=value, got {pair!r}")
         options = with_option(options, key.strip(), raw.strip())
     variants, note = lingua_variants(options, args.rank_methods)
-    compressor = Compressor.load("embedded", dtype=args.dtype)
-    sides: dict[str, Side] = {name: guarded(name, lingua_side(compressor, opts)) for name, opts in variants.items()}
+    if args.skip_lingua:
+        variants, note = {}, None
+    sides: dict[str, Side] = {}
+    if variants:
+        compressor = Compressor.load("embedded", dtype=args.dtype)
+        sides = {name: guarded(name, lingua_side(compressor, opts)) for name, opts in variants.items()}
     engine = source_digest(Path(__file__).resolve().parents[1] / "lingua_core")
     versions = {name: f"{engine} {args.dtype} {describe(opts)}" for name, opts in variants.items()}
     notes = [f"Lingua: embedded SmolLM2 ({args.dtype}), method longllmlingua, options: {describe(options)}."]
@@ -128,6 +132,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N prompts per dataset (NQ stratified)")
     parser.add_argument("--rates", type=float, nargs="+", default=None, help="default: NQ 0.25 0.33, others 0.33")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--skip-lingua",
+        action="store_true",
+        help="the reference alone (random then drops to the rate), to fill a --resume store",
+    )
     parser.add_argument("--rank-methods", nargs="+", default=[], help="one Lingua row per LLMLinguaOptions.rank_method")
     parser.add_argument(
         "--lingua-option",

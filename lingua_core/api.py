@@ -160,8 +160,9 @@ class Compressor:
         with self._lock:
             started = time.perf_counter()
             decision = spec.run(self.lm, prompt, ask, options, progress, cancelled)
-            names = name_groups(decision.words)
-            if decision.exact_budget:
+            # A method that sets its own budget (LLMLingua-2's classifier) keeps its decisions.
+            names = name_groups(decision.words) if decision.exact_budget else None
+            if names is not None:
                 united_keep, united_scores = unite_names(names, decision.keep, decision.scores, decision.fixed)
                 decision = replace(decision, keep=united_keep, scores=united_scores)
 

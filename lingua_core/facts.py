@@ -145,7 +145,7 @@ _SP = r"[ \t\u00a0]{1,3}"
 _CLOCK = r"[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
 _MERIDIEM = r"(?:[ \u00a0]?(?:[aApP]\.[mM]\.|[aApP][mM]\b))"
 _ZONE = (
-    r"(?:[ \u00a0](?:UTC|GMT|[ECMP][SD]T|BST|CET|CEST|EET|EEST|IST|JST|KST|SGT|HKT|AEST|AEDT)"
+    r"(?:[ \u00a0](?:UTC|GMT|[ECMP][SD]?T|AKST|AKDT|HST|BST|CET|CEST|EET|EEST|IST|JST|KST|SGT|HKT|AEST|AEDT)"
     r"(?:[+-][0-9]{1,2}(?::?[0-9]{2})?)?\b)"
 )
 _TIME = _CLOCK + _MERIDIEM + r"?" + _ZONE + r"?"

@@ -25,7 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from lingua_core.errors import ModelError
-from lingua_core.models import allow_download_default, hub_missing_message, resolve_device, resolve_spec
+from lingua_core.models import (
+    allow_download_default,
+    hub_missing_message,
+    resolve_device,
+    resolve_dtype,
+    resolve_spec,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -135,7 +141,9 @@ class Embedder:
     dimension: int
 
     @classmethod
-    def load(cls, spec: str = EMBEDDED, device: str | Any = "auto", allow_download: bool | None = None) -> Embedder:
+    def load(
+        cls, spec: str = EMBEDDED, device: str | Any = "auto", allow_download: bool | None = None, dtype: Any = "auto"
+    ) -> Embedder:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -147,8 +155,12 @@ class Embedder:
         try:
             config = AutoConfig.from_pretrained(source, **common)
             tokenizer = AutoTokenizer.from_pretrained(source, **common)
-            # fp32 everywhere: 22M parameters cost nothing to keep exact.
-            model = AutoModel.from_pretrained(source, dtype=torch.float32, use_safetensors=True, **common)
+            # bf16 where the hardware has it, as for the LM: it halves the embedder's share of a
+            # question-aware compression on a 2-core CPU (about 0.25 s of 2.5 s on the
+            # near-duplicate sets), and the vectors stay within a cosine of 1e-4 of fp32's.
+            model = AutoModel.from_pretrained(
+                source, dtype=resolve_dtype(dtype, torch_device), use_safetensors=True, **common
+            )
         except (OSError, ValueError) as exc:
             raise _load_error(spec, exc) from exc
         model = model.to(torch_device)

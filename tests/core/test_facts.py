@@ -71,6 +71,7 @@ def test_digits_inside_names_are_not_numbers() -> None:
         ("Due on 18 September 2033 at 12:45 sharp.", ["18 September 2033 at 12:45"]),
         ("From 2024-03-27 to 03/27/2024.", ["2024-03-27", "03/27/2024"]),
         ("Meet at 12:45 or 9:30 am, else 9 pm.", ["12:45", "9:30 am", "9 pm"]),
+        ("Kickoff is after 9pm ET; the call at 10:30 PT, then 11:00 CET.", ["9pm ET", "10:30 PT", "11:00 CET"]),
         ("Signed Sept. 5, 2021 and in March 2024.", ["Sept. 5, 2021", "March 2024"]),
         ("Stamp 2022-01-10T00:00:00 and 2024-03-27T12:45:00Z.", ["2022-01-10T00:00:00", "2024-03-27T12:45:00Z"]),
         ("On Thursday at 1:30 p.m. PDT the chair spoke.", ["1:30 p.m. PDT"]),
