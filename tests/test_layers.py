@@ -191,3 +191,20 @@ def test_lingua_count_loads_no_torch(tmp_path: Path) -> None:
 
 def test_the_probe_sees_torch_when_it_loads() -> None:
     assert "torch" in _loaded_after("import lingua_core.methods.iterative")
+
+
+LONG_MODULE = 500
+
+
+def test_a_long_module_says_why_it_is_one_file() -> None:
+    """Past about 500 lines a module must say at its top why it is one file (the house rule);
+    otherwise it is two modules waiting to be split."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    silent = []
+    for name in tracked:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        if text.count("\n") > LONG_MODULE and "one file" not in (ast.get_docstring(ast.parse(text)) or "").lower():
+            silent.append(name)
+    assert not silent, f"over {LONG_MODULE} lines with no word at the top on why they are one file: {silent}"
