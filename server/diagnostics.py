@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from lsprotocol import types
@@ -19,8 +20,17 @@ OVER_CONTEXT = "over-context-window"
 DEBOUNCE_SECONDS = 0.3
 
 
+def headline_range(document: Document) -> types.Range:
+    """The first line with text on it, trimmed: where a file-level problem is shown, as linters
+    do, instead of underlining every line of the file."""
+    match = re.search(r"\S[^\r\n]*", document.text)
+    if match is None:
+        return document.range_at(0, 0)
+    return document.range_at(match.start(), match.start() + len(match.group().rstrip()))
+
+
 def diagnose(document: Document, tokens: int, settings: Settings) -> list[types.Diagnostic]:
-    whole = document.full_range
+    whole = headline_range(document)
     found = []
     if tokens > settings.token_budget:
         found.append(

@@ -105,7 +105,7 @@ async def test_positions_with_emoji_cjk_and_crlf(capabilities: str, prompts_dir:
 async def test_diagnostics_open_change_close(prompts_dir: Path) -> None:
     path = prompts_dir / "long.prompt.md"
     paragraph = "Summarise the quarterly report for the board, with risks and next steps. " * 20 + "\n\n"
-    path.write_text(paragraph * 3, encoding="utf-8")
+    path.write_text("\n" + paragraph * 3, encoding="utf-8")
     settings = {"tokenBudget": 500, "targetModel": "gpt-4"}  # gpt-4: an 8,192-token window
     async with session(settings=settings, root=prompts_dir.parent) as editor:
         uri = editor.open(path)
@@ -116,13 +116,16 @@ async def test_diagnostics_open_change_close(prompts_dir: Path) -> None:
         assert diagnostic.severity == types.DiagnosticSeverity.Warning
         assert diagnostic.data["budget"] == 500 and diagnostic.data["tokens"] > 500
         text = editor.texts[uri]
-        assert editor.offsets(uri, diagnostic.range) == (0, len(text))
+        # one file-level problem: shown on the first line with text, not over every line
+        assert editor.offsets(uri, diagnostic.range) == (1, 1 + len(paragraph.splitlines()[0].rstrip()))
 
-        # the quick fix is offered on it, without running anything
-        fixes = await editor.actions(uri, 0, 0, [diagnostic])
+        # the quick fix is offered on it, without running anything, and rewrites the whole file
+        fixes = await editor.actions(uri, 1, 1, [diagnostic])
         assert [a.title for a in fixes] == ["Compress to fit the budget"]
         assert fixes[0].kind == types.CodeActionKind.QuickFix
         assert fixes[0].data["targetTokens"] == 500 and fixes[0].edit is None
+        whole = editor.client.protocol._converter.unstructure(editor.range(uri, 0, len(text)))
+        assert fixes[0].data["range"] == whole
 
         # grow past the context window: debounced, then a warning and an error
         editor.replace(uri, len(text), len(text), paragraph * 120)
@@ -256,6 +259,7 @@ async def test_count_tokens_command(prompts_dir: Path, tmp_path: Path) -> None:
         assert whole["tokens"] == expected["tokens"]
         assert whole["costUsd"] == pytest.approx(expected["cost_usd"])
         assert whole["encoding"] == "o200k_base" and whole["contextWindow"] == 128000
+        assert whole["promptFile"] is True  # prompts/*.prompty by the default globs
         part = await editor.command(
             "lingua.countTokens",
             {"uri": uri, "range": editor.client.protocol._converter.unstructure(editor.range(uri, 0, 40))},
@@ -263,6 +267,50 @@ async def test_count_tokens_command(prompts_dir: Path, tmp_path: Path) -> None:
         assert part["tokens"] == lingua_count(text[:40], tmp_path)["tokens"]
         free = await editor.command("lingua.countTokens", {"text": "hello world"})
         assert free["tokens"] == 2
+
+
+async def test_count_tokens_if_prompt_file_answers_by_the_servers_globs(tmp_path: Path) -> None:
+    """The status bar's question: the server's globs decide, relative to the workspace folder,
+    and agree with its diagnostics; a document that is not a prompt file is not counted."""
+    root = tmp_path / "workspace"
+    (root / "agents").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "agents").mkdir(parents=True)
+    text = "You are a careful assistant. Answer the user's question in two sentences.\n"
+    prompt = root / "agents" / "a.md"
+    notes = root / "notes.md"
+    outside = tmp_path / "elsewhere" / "agents" / "a.md"  # matches agents/*.md only if not relative to the folder
+    for path in (prompt, notes, outside):
+        path.write_text(text, encoding="utf-8")
+    settings = {"promptFiles": ["agents/*.md"], "tokenBudget": 1}
+    async with session(settings=settings, root=root) as editor:
+        uris = {path: editor.open(path) for path in (prompt, notes, outside)}
+        expected = lingua_count(text, tmp_path)
+        counted = await editor.command("lingua.countTokens", {"uri": uris[prompt], "ifPromptFile": True})
+        assert counted["promptFile"] is True
+        assert counted["tokens"] == expected["tokens"]
+        assert counted["costUsd"] == pytest.approx(expected["cost_usd"])
+        assert counted["encoding"] == "o200k_base" and counted["contextWindow"] == 128000
+        for path in (notes, outside):
+            assert await editor.command("lingua.countTokens", {"uri": uris[path], "ifPromptFile": True}) == {
+                "promptFile": False
+            }
+            # without ifPromptFile the document is counted all the same, and still says what it is
+            whole = await editor.command("lingua.countTokens", {"uri": uris[path]})
+            assert (whole["promptFile"], whole["tokens"]) == (False, expected["tokens"])
+        # a document the server does not have open is not a prompt file to it
+        unopened = (root / "agents" / "b.md").as_uri()
+        assert await editor.command("lingua.countTokens", {"uri": unopened, "ifPromptFile": True}) == {
+            "promptFile": False
+        }
+        # the diagnostics say the same (budget 1: every prompt file is over it)
+        assert [d.code for d in await editor.diagnostics_for(uris[prompt], 1)] == ["over-budget"]
+        assert await editor.diagnostics_for(uris[notes], 0) == []
+        assert await editor.diagnostics_for(uris[outside], 0) == []
+        assert "promptFile" not in await editor.command("lingua.countTokens", {"text": "hello world"})
+        for argument in ({"uri": uris[prompt], "ifPromptFile": "yes"}, {"text": "hello", "ifPromptFile": True}):
+            with pytest.raises(JsonRpcException) as failure:
+                await editor.command("lingua.countTokens", argument)
+            assert failure.value.code == -32602
 
 
 async def test_failing_model_shows_one_message_and_counting_goes_on(prompts_dir: Path, tmp_path: Path) -> None:
