@@ -24,7 +24,7 @@ def test_the_wheel_installs_lingua_server_beside_another_server_package(tmp_path
     for folder in ("lingua_core", "server"):
         shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
     wheels = tmp_path / "wheels"
-    subprocess.run(
+    build = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -39,7 +39,10 @@ def test_the_wheel_installs_lingua_server_beside_another_server_package(tmp_path
         ],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # setuptools announces what will stop building (the license table did, for 2027-02-18).
+    assert "deprecat" not in (build.stdout + build.stderr).lower(), build.stderr
     (wheel,) = wheels.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         tops = {name.split("/", 1)[0] for name in archive.namelist()}
