@@ -159,12 +159,29 @@ async def keep_probabilities(
 
 
 async def count_tokens(server: LinguaServer, args: dict[str, Any]) -> dict[str, Any]:
+    """Tokens of ``{text}``, or of an open document's ``{uri, range?}``.
+
+    An answer about a document carries ``promptFile``, by the server's globs (the only ones:
+    the client matches none). With ``ifPromptFile: true`` only a prompt file is counted; any
+    other document, or one that is not open, answers ``{promptFile: false}`` with no count.
+    """
     settings = server.settings
-    if isinstance(args.get("text"), str):
+    if_prompt_file = args.get("ifPromptFile", False)
+    if not isinstance(if_prompt_file, bool):
+        raise JsonRpcInvalidParams("ifPromptFile must be true or false")
+    about: dict[str, Any] = {}
+    if isinstance(args.get("text"), str) and not if_prompt_file:
         text = args["text"]
     else:
+        uri = args.get("uri")
+        if not isinstance(uri, str):
+            raise JsonRpcInvalidParams("uri must be a string")
+        prompt_file = server.is_prompt_file(uri)
+        if if_prompt_file and (not prompt_file or server.documents.get(uri) is None):
+            return {"promptFile": False}
         document = _document(server, args)
         text = document.text_in(parse_range(args["range"])) if args.get("range") is not None else document.text
+        about["promptFile"] = prompt_file
     tokens = await server.count(text)
     return {
         "tokens": tokens,
@@ -172,6 +189,7 @@ async def count_tokens(server: LinguaServer, args: dict[str, Any]) -> dict[str, 
         "targetModel": settings.target_model,
         "costUsd": tokens * settings.usd_per_million / 1_000_000,
         "contextWindow": settings.context_window,
+        **about,
     }
 
 

@@ -78,7 +78,12 @@ export interface KeepProbabilitiesResult {
   words: WordProbability[];
 }
 
-export type CountTokensArgs = { uri: string; range?: LspRange } | { text: string };
+/**
+ * `{uri, range?}` counts an open document (or its range), `{text}` a string. `ifPromptFile: true`
+ * counts only if the server's `promptFiles` globs make the document a prompt file, else the
+ * answer is {@link NotAPromptFile}: the client never matches the globs itself.
+ */
+export type CountTokensArgs = { uri: string; range?: LspRange; ifPromptFile?: boolean } | { text: string };
 
 export interface CountTokensResult {
   tokens: number;
@@ -86,7 +91,16 @@ export interface CountTokensResult {
   targetModel: string;
   costUsd: number;
   contextWindow: number;
+  /** Whether the document is a prompt file; absent for `{text}`. */
+  promptFile?: boolean;
 }
+
+/** The answer to `{uri, ifPromptFile: true}` for a document that is not a prompt file (or not open). */
+export interface NotAPromptFile {
+  promptFile: false;
+}
+
+export type CountTokensIfPromptFileResult = (CountTokensResult & { promptFile: true }) | NotAPromptFile;
 
 export const ModelStatusNotification = 'lingua/modelStatus';
 

@@ -1,28 +1,30 @@
 // Status bar: token count of the active prompt file and of the selection (target model's
-// encoding, via lingua.countTokens), cost in the tooltip; and the model's status.
+// encoding, via lingua.countTokens), cost in the tooltip; and the model's status. Whether a
+// document is a prompt file is the server's answer (`ifPromptFile`), never matched here.
 import * as vscode from 'vscode';
 import type { LinguaServer, ServerState } from './client';
 import { currentSettings, errorMessage } from './client';
 import { type ModelState, type TokenCount, debounce, modelStatusText, statusText, statusTooltip } from './logic/format';
-import { Commands, type CountTokensArgs, type CountTokensResult, type ModelStatus } from './protocol';
+import {
+  Commands,
+  type CountTokensArgs,
+  type CountTokensIfPromptFileResult,
+  type CountTokensResult,
+  type ModelStatus,
+} from './protocol';
 import { type Disposable, lspRange } from './util';
 
 const DEBOUNCE_MS = 250;
-
-/** Whether a document is a prompt file by the `lingua.promptFiles` globs. */
-export function isPromptFile(doc: vscode.TextDocument, globs: readonly string[]): boolean {
-  if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') {
-    return false;
-  }
-  return globs.some((pattern) => vscode.languages.match({ pattern }, doc) > 0);
-}
 
 export class TokenStatus implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('lingua.tokens', vscode.StatusBarAlignment.Right, 100);
   private readonly disposables: Disposable[] = [this.item];
   private inflight: vscode.CancellationTokenSource | undefined;
-  /** File count cache: uri + version → count, so selection moves cost one small request. */
-  private fileCache: { key: string; count: TokenCount } | undefined;
+  /**
+   * File count cache: uri + version → the count, or undefined when the server says the document
+   * is not a prompt file; so selection moves cost one small request.
+   */
+  private fileCache: { key: string; count: TokenCount | undefined } | undefined;
   private lastSelection: { key: string; count: TokenCount } | undefined;
   private readonly schedule = debounce(() => void this.refresh(), DEBOUNCE_MS);
 
@@ -73,39 +75,36 @@ export class TokenStatus implements vscode.Disposable {
     }
     const doc = editor.document;
     const settings = currentSettings();
-    const prompt = isPromptFile(doc, settings.promptFiles);
     const selection = editor.selection.isEmpty ? undefined : editor.selection;
-    if (!prompt && selection === undefined) {
-      this.item.hide();
-      return;
-    }
     const cts = new vscode.CancellationTokenSource();
     this.inflight = cts;
     const uri = doc.uri.toString();
     const fileKey = `${uri}@${doc.version}`;
     const selKey = selection === undefined ? undefined : `${fileKey}:${JSON.stringify(lspRange(selection))}`;
     try {
-      const count = (args: CountTokensArgs): Promise<CountTokensResult> =>
-        this.server.execute<CountTokensResult>(Commands.countTokens, args, cts.token);
+      const count = <T>(args: CountTokensArgs): Promise<T> => this.server.execute<T>(Commands.countTokens, args, cts.token);
       let file: TokenCount | undefined;
-      if (prompt) {
-        if (this.fileCache?.key === fileKey) {
-          file = this.fileCache.count;
-        } else {
-          file = await count({ uri });
-          this.fileCache = { key: fileKey, count: file };
-        }
+      if (this.fileCache?.key === fileKey) {
+        file = this.fileCache.count;
+      } else {
+        const answer = await count<CountTokensIfPromptFileResult>({ uri, ifPromptFile: true });
+        file = answer.promptFile ? answer : undefined;
+        this.fileCache = { key: fileKey, count: file };
       }
       let sel: TokenCount | undefined;
       if (selection !== undefined && selKey !== undefined) {
         if (this.lastSelection?.key === selKey) {
           sel = this.lastSelection.count;
         } else {
-          sel = await count({ uri, range: lspRange(selection) });
+          sel = await count<CountTokensResult>({ uri, range: lspRange(selection) });
           this.lastSelection = { key: selKey, count: sel };
         }
       }
       if (cts.token.isCancellationRequested) {
+        return;
+      }
+      if (file === undefined && sel === undefined) {
+        this.item.hide(); // not a prompt file, nothing selected
         return;
       }
       this.item.text = statusText(file, sel);
