@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
+import cattrs
+from cattrs.v import format_exception
 from lsprotocol import converters, types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from . import framing
 from .compressions import CompressionCache
 from .counting import Counters, Layout
 from .diagnostics import DiagnosticsScheduler, diagnose
@@ -36,9 +42,65 @@ INLINE_COUNT_CHARS = 32_768  # smaller texts are counted on the loop: a thread h
 _work_done_token: ContextVar[types.ProgressToken | None] = ContextVar("work_done_token", default=None)
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """A message whose params (or result) do not have the types its method requires."""
+
+    data: dict[str, Any]
+    problems: list[str]
+
+
+def _describe(error: BaseException, type_: type | None) -> str:
+    """cattrs' words for a wrong value, with lsprotocol's ranges; never the value (it may be prompt text)."""
+    if isinstance(error, ValueError) and " should be in range [" in str(error):
+        return str(error).partition(", but was")[0]  # "Position.line should be in range [0:2147483647]"
+    return format_exception(error, type_)
+
+
+def _problems(error: BaseException | None) -> list[str]:
+    if isinstance(error, cattrs.BaseValidationError):
+        return cattrs.transform_error(error, format_exception=_describe)
+    return [type(error).__name__ if error is not None else "undecodable"]
+
+
 class LinguaProtocol(LanguageServerProtocol):
     """pygls' protocol minus its document store (``DocumentStore`` keeps ours), plus the
-    command's work-done token, which pygls does not hand to command handlers."""
+    command's work-done token, which pygls does not hand to command handlers.
+
+    Params that do not fit their method (a position at line -1, say) are answered with
+    InvalidParams (-32602). pygls raises from its decoding instead, before any handler runs:
+    its reader turns that into an error popup and the request is never answered."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        method = data.get("method")
+        wanted = isinstance(method, str) and "jsonrpc" in data and "error" not in data
+        message_type = self.get_message_type(method) if wanted else None
+        if message_type is None:  # a response, or a method without params types
+            try:
+                return super().structure_message(data)
+            except JsonRpcException as exc:
+                return Undecodable(data, _problems(exc.__cause__))
+        try:
+            return self._converter.structure(data, message_type)
+        except Exception as exc:
+            return Undecodable(data, _problems(exc))
+
+    def handle_message(self, message: Any) -> None:
+        if not isinstance(message, Undecodable):
+            super().handle_message(message)
+            return
+        data, problems = message.data, "; ".join(message.problems)
+        method = data.get("method")
+        if method is None:  # the client's answer to one of our requests: fail its future
+            log.warning("a response to request %r cannot be decoded (%s)", data.get("id"), problems)
+            error = JsonRpcInvalidParams(f"Undecodable response: {problems}")
+            self._handle_response(data.get("id"), None, error.to_response_error())  # type: ignore[arg-type]
+        elif "id" in data:
+            log.warning("%s request %r has invalid params (%s): answered with an error", method, data["id"], problems)
+            error = JsonRpcInvalidParams(f"Invalid params for {method}: {problems}")
+            self._send_response(data["id"], error=error.to_response_error())
+        else:
+            log.warning("%s notification has invalid params (%s): ignored", method, problems)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
@@ -72,6 +134,9 @@ class LinguaServer(LanguageServer):
         self.diagnostics = DiagnosticsScheduler(self.publish_diagnostics)
         self.converter = converters.get_converter()
         self.roots: list[str] = []
+        # Commands the client runs itself (``initializationOptions.clientCommands``), such as
+        # the extension's "compression applied" feedback after a code action's edit.
+        self.client_commands: frozenset[str] = frozenset()
         self._count_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingua-count")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failures_shown: set[str] = set()
@@ -213,6 +278,11 @@ class LinguaServer(LanguageServer):
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=status.message))
         if status.state is ModelState.READY:
             self._failures_shown.discard(status.model)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """On stdio with a strict reader (``framing``): a broken frame ends the process, so that
+        the client starts a new server instead of talking to one that reads nothing any more."""
+        framing.start_io(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
 
     def shutdown_workers(self) -> None:
         self.worker.shutdown()
