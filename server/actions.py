@@ -20,6 +20,9 @@ from .settings import Settings
 RATES = (("2x", 0.5), ("3x", 0.33), ("5x", 0.2))
 FIT_BUDGET = "Compress to fit the budget"
 COMPRESS_COMMAND = "lingua.compress"
+# Run by the client, not the server: feedback after a code action's edit has landed. Attached
+# only when the client says it has it (``initializationOptions.clientCommands``).
+APPLIED_COMMAND = "lingua.compressionApplied"
 
 
 @dataclass(frozen=True)

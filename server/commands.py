@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from .actions import parse_budget, parse_range
 from .documents import Document
-from .jobs import Compressed, RequestFailed, compress_range, stale_error, workspace_edit
+from .jobs import Compressed, RequestFailed, compress_range, inserted_range, stale_error, workspace_edit
 
 if TYPE_CHECKING:
     from .state import LinguaServer
@@ -106,6 +106,8 @@ async def compress(server: LinguaServer, args: dict[str, Any], token: types.Prog
     document = compressed.document
     edit = workspace_edit(server, compressed)
     answer = {"applied": False, "edit": server.converter.unstructure(edit), **_summary(compressed)}
+    # Where the new text lies once the edit is in: the editor reveals and highlights it.
+    answer["insertedRange"] = server.converter.unstructure(inserted_range(compressed))
     if not apply:
         return answer
     if document.version != compressed.version:

@@ -114,6 +114,17 @@ class Document:
         start, end = self.offsets(range_)
         return self.text[start:end]
 
+    def range_after_replace(self, range_: types.Range, new_text: str) -> types.Range:
+        """Where ``new_text`` lies once it has replaced ``range_``: what the editor reveals and
+        highlights after a compression, computed without building the edited text."""
+        start = range_.start
+        lines = _LINE_BREAK_RE.split(new_text)
+        if len(lines) == 1:
+            end = types.Position(line=start.line, character=start.character + _units(new_text, self.position_encoding))
+        else:
+            end = types.Position(line=start.line + len(lines) - 1, character=_units(lines[-1], self.position_encoding))
+        return types.Range(start=start, end=end)
+
     @property
     def full_range(self) -> types.Range:
         return self.range_at(0, len(self.text))

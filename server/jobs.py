@@ -206,6 +206,10 @@ async def compress_range(
     return Compressed(document, version, range_, start, end, original, new_text, len(lead), result)
 
 
+def inserted_range(compressed: Compressed) -> types.Range:
+    return compressed.document.range_after_replace(compressed.range, compressed.new_text)
+
+
 def workspace_edit(server: LinguaServer, compressed: Compressed) -> types.WorkspaceEdit:
     """A versioned ``TextDocumentEdit`` (plain ``changes`` for clients without documentChanges)."""
     document = compressed.document

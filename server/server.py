@@ -24,7 +24,7 @@ from lingua_core.projection import protected_tokens
 from . import actions, commands, hover
 from .compressions import CachedRatio
 from .documents import Document, Section, outline, paragraph_at, section_at
-from .jobs import RequestFailed, compress_range, stale_error, workspace_edit
+from .jobs import RequestFailed, compress_range, inserted_range, stale_error, workspace_edit
 from .settings import protect_options
 from .state import MODEL_STATUS, LinguaServer, work_done_token
 
@@ -69,6 +69,9 @@ def create_server() -> LinguaServer:
         )
         options = params.initialization_options
         ls.apply_settings(options.get("settings") if isinstance(options, dict) else None)
+        declared = options.get("clientCommands") if isinstance(options, dict) else None
+        if isinstance(declared, list):
+            ls.client_commands = frozenset(name for name in declared if isinstance(name, str))
 
     @server.feature(types.INITIALIZED)
     @guarded
@@ -228,6 +231,19 @@ async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.Co
     if document.version != data.version:
         raise JsonRpcContentModified(str(stale_error(document, data.version)))
     action.edit = workspace_edit(ls, compressed)
+    if actions.APPLIED_COMMAND in ls.client_commands:
+        # Run by the editor once the edit is in: the same "N → M tokens" feedback and reveal
+        # as the compress command gives (a code action's edit alone lands silently).
+        result = compressed.result
+        summary = {
+            "originTokens": result.origin_tokens,
+            "compressedTokens": result.compressed_tokens,
+            "ratio": result.ratio,
+            "method": result.method,
+            "seconds": result.seconds,
+        }
+        arguments = {"uri": document.uri, "range": ls.converter.unstructure(inserted_range(compressed)), **summary}
+        action.command = types.Command(title=action.title, command=actions.APPLIED_COMMAND, arguments=[arguments])
     return action
 
 

@@ -13,7 +13,7 @@ import {
 } from 'vscode-languageclient/node';
 import { describeSource, explainFailure } from './logic/interpreter';
 import { needsRestart, toServerSettings } from './logic/settings';
-import { type ModelStatus, ModelStatusNotification } from './protocol';
+import { ClientCommands, type ModelStatus, ModelStatusNotification } from './protocol';
 import { findInterpreter, serverEnv } from './python';
 import type { Disposable } from './util';
 
@@ -103,7 +103,7 @@ export class LinguaServer implements vscode.Disposable {
       documentSelector: DOCUMENT_SELECTOR,
       outputChannel: this.output,
       traceOutputChannel: this.output,
-      initializationOptions: () => ({ settings: currentSettings() }),
+      initializationOptions: () => ({ settings: currentSettings(), clientCommands: Object.values(ClientCommands) }),
       // Push `{settings: {lingua: {...}}}` on every change (docs/protocol.md); the server may also
       // pull workspace/configuration. The pull-only model would send nothing unless the server
       // registers for the notification dynamically.

@@ -4,6 +4,7 @@ import type { LinguaServer } from './client';
 import { currentSettings, errorMessage } from './client';
 import { formatInt, formatUsd } from './logic/format';
 import { type Amount, type PickItem, argumentToAmount, describeAmount, parseRate, parseTargetTokens, pickItems, pickToAmount } from './logic/requests';
+import { appliedSummary, showApplied } from './feedback';
 import { reportFailure, withServerProgress } from './progress';
 import { Commands, type CompressArgs, type CompressResult, type CountTokensResult } from './protocol';
 import type { TokenStatus } from './statusBar';
@@ -80,10 +81,9 @@ async function compressSelection(server: LinguaServer, tokens: TokenStatus, arg:
     return;
   }
   const r = outcome.value;
-  const summary = `${formatInt(r.originTokens)} → ${formatInt(r.compressedTokens)} tokens (${r.ratio.toFixed(1)}x, ${r.method}) in ${r.seconds.toFixed(1)} s`;
-  server.log(`compress ${doc.uri.toString()}: ${summary}; applied=${String(r.applied)}${r.reason !== undefined ? ` (${r.reason})` : ''}`);
+  server.log(`compress ${doc.uri.toString()}: ${appliedSummary(r)}; applied=${String(r.applied)}${r.reason !== undefined ? ` (${r.reason})` : ''}`);
   if (r.applied) {
-    vscode.window.setStatusBarMessage(`$(check) Lingua: ${summary}`, 8000);
+    showApplied({ ...r, uri: doc.uri.toString(), range: r.insertedRange });
   } else {
     const why = r.reason ?? 'the document changed while compressing';
     void vscode.window.showWarningMessage(`Lingua did not apply the compression: ${why}. The document is unchanged.`);

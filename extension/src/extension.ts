@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { LinguaServer } from './client';
 import { registerCommands } from './commands';
+import { registerFeedback } from './feedback';
 import { HeatView } from './heat';
 import { PreviewController } from './preview';
 import { ModelStatusItem, TokenStatus } from './statusBar';
@@ -20,6 +21,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     new PreviewController(server, tokens),
     new HeatView(server),
     ...registerCommands(server, tokens),
+    ...registerFeedback(),
   );
   await server.start();
 }

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { LinguaServer } from './client';
 import { currentSettings } from './client';
 import { askAmount, selectionOrTell } from './commands';
+import { showApplied } from './feedback';
 import { formatInt } from './logic/format';
 import { argumentToAmount, describeAmount } from './logic/requests';
 import { reportFailure, withServerProgress } from './progress';
@@ -123,10 +124,9 @@ export class PreviewController implements vscode.Disposable, vscode.TextDocument
       return false;
     }
     await this.discard();
-    const editor = await vscode.window.showTextDocument(doc);
+    await vscode.window.showTextDocument(doc);
     const end = doc.positionAt(doc.offsetAt(range.start) + pending.result.compressedText.length);
-    editor.selection = new vscode.Selection(range.start, end);
-    vscode.window.setStatusBarMessage(`$(check) Lingua: applied ${pending.result.ratio.toFixed(1)}x compression`, 6000);
+    showApplied({ ...pending.result, uri: doc.uri.toString(), range: lspRange(new vscode.Range(range.start, end)) });
     return true;
   }
 

@@ -17,6 +17,22 @@ export const Commands = {
   restartModel: 'lingua.restartModel',
 } as const;
 
+/** Commands the client runs itself, declared to the server in `initializationOptions.clientCommands`. */
+export const ClientCommands = {
+  compressionApplied: 'lingua.compressionApplied',
+} as const;
+
+/** The argument of `lingua.compressionApplied`: the new text's range once the edit is in. */
+export interface CompressionApplied {
+  uri: string;
+  range: LspRange;
+  originTokens: number;
+  compressedTokens: number;
+  ratio: number;
+  method: string;
+  seconds: number;
+}
+
 export interface CompressArgs {
   uri: string;
   range: LspRange;
@@ -37,6 +53,8 @@ export interface CompressResult {
   method: string;
   model: string;
   version: number;
+  /** Where the new text lies once the edit is in. */
+  insertedRange: LspRange;
 }
 
 export interface PreviewArgs {

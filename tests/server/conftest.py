@@ -201,8 +201,10 @@ async def session(
     configuration: dict[str, Any] | None = None,
     root: Path | None = None,
     env: dict[str, str] | None = None,
+    client_commands: list[str] | None = None,
 ) -> AsyncIterator[Editor]:
-    """A started, initialized server and the editor talking to it; shut down afterwards."""
+    """A started, initialized server and the editor talking to it; shut down afterwards.
+    ``client_commands``: commands the client says it runs itself, as the VS Code client does."""
     box: list[Editor] = []
     client = make_client(box)
     editor = Editor(client)
@@ -215,7 +217,11 @@ async def session(
     result = await client.initialize_session(
         types.InitializeParams(
             capabilities=caps,
-            initialization_options={"settings": settings} if settings is not None else None,
+            initialization_options={
+                **({"settings": settings} if settings is not None else {}),
+                **({"clientCommands": client_commands} if client_commands is not None else {}),
+            }
+            or None,
             workspace_folders=folders,
             root_uri=root.as_uri() if root else None,
         )

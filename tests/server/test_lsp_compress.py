@@ -31,7 +31,8 @@ PLACEHOLDER_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{[A-Za-z_]\w*\}")
 async def editor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Editor]:
     root = tmp_path_factory.mktemp("workspace")
     (root / "prompts").mkdir()
-    async with session("visual-studio-code", root=root) as started:
+    # The VS Code client runs the "compression applied" feedback itself, and says so.
+    async with session("visual-studio-code", root=root, client_commands=["lingua.compressionApplied"]) as started:
         started.root = root  # type: ignore[attr-defined]
         yield started
 
@@ -76,6 +77,12 @@ async def test_resolve_fills_a_versioned_edit_that_is_shorter_and_keeps_placehol
     assert len(compressed) < 0.8 * len(selection)
     # each template field as often as in the selection: not merely somewhere in the file
     assert Counter(PLACEHOLDER_RE.findall(compressed)) == Counter(placeholders)
+    # then the editor runs the feedback command: the numbers, and where the new text now lies
+    assert resolved.command is not None and resolved.command.command == "lingua.compressionApplied"
+    (applied,) = resolved.command.arguments or []
+    assert applied["uri"] == uri and applied["compressedTokens"] < applied["originTokens"]
+    inserted = editor.client.protocol._converter.structure(applied["range"], types.Range)
+    assert new_text[slice(*editor.offsets(uri, inserted))] == compressed
 
     # progress: the model's loading was its own step, then the compression, then the end
     reports = max(_progress_messages(editor), key=len)
@@ -104,6 +111,8 @@ async def test_compress_command_applies_through_the_editor(editor: Editor) -> No
     new_text = editor.texts[uri]
     assert result["compressedText"] in new_text
     assert new_text.startswith(text[:start]) and new_text.endswith(text[end:])
+    inserted = editor.client.protocol._converter.structure(result["insertedRange"], types.Range)
+    assert new_text[slice(*editor.offsets(uri, inserted))] == result["compressedText"]
 
     # hovering the compressed paragraph tells what it came from
     hover = await editor.hover(uri, start + 2)
@@ -319,6 +328,7 @@ async def test_neovim_without_document_changes_gets_plain_changes(tmp_path: Path
         action = (await nvim.actions(uri, start, len(text)))[0]
         resolved = await nvim.client.code_action_resolve_async(action)
         assert resolved.edit is not None and resolved.edit.document_changes is None
+        assert resolved.command is None  # no client command declared: the edit alone
         assert list(resolved.edit.changes) == [uri]
         assert nvim.apply(resolved.edit) == (True, None)
         assert len(nvim.texts[uri]) < len(text)
