@@ -24,11 +24,14 @@ def _address(value: str) -> tuple[str, int]:
 
 
 def _drop_answered_errors(record: logging.LogRecord) -> bool:
-    """pygls logs a traceback for every error answer; ours are expected and already explained."""
+    """pygls logs a traceback for every error answer; ours are expected and already explained.
+
+    On the handler, not on the ``pygls`` logger: a logger's filter sees only the records made
+    on that very logger, and pygls logs from its child loggers."""
     from pygls.exceptions import JsonRpcException
 
     error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, JsonRpcException)
+    return not (record.name.startswith("pygls") and isinstance(error, JsonRpcException))
 
 
 def _preload_tokenizer() -> None:
@@ -53,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # pygls logs whole messages (prompt text included) at INFO and DEBUG.
     pygls_log = logging.getLogger("pygls")
     pygls_log.setLevel(logging.DEBUG if args.log_protocol else logging.WARNING)
-    pygls_log.addFilter(_drop_answered_errors)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_answered_errors)
     os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' loading bars would fill the log
 
     # The model thread holds the GIL between torch calls; by default another thread waits up to

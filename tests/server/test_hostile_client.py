@@ -183,6 +183,15 @@ def test_code_action_range_at_line_minus_one_gets_invalid_params(server: RawServ
     assert server.popups() == []
 
 
+def test_an_error_answer_leaves_no_traceback_in_the_log(server: RawServer) -> None:
+    """An argument Lingua refuses is answered and explained; the log gets no pygls traceback."""
+    params = {"command": "lingua.countTokens", "arguments": [{"uri": 5}]}
+    answer = server.request("workspace/executeCommand", params)
+    assert answer["error"]["code"] == INVALID_PARAMS, answer
+    server.assert_still_answers()
+    assert "Traceback" not in server.stderr(), server.stderr()[-2000:]
+
+
 def test_notification_with_invalid_params_is_dropped_quietly(server: RawServer) -> None:
     change = {"range": {"start": {"line": -1, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x"}
     identifier = {"uri": server.uri, "version": 2}
