@@ -195,10 +195,11 @@ async def compress_range(
         outcome = "Failed"
         from lingua_core import LinguaError
 
+        # The client names the request ("compression failed: ..."); the message says why.
         if isinstance(exc, LinguaError):
-            raise RequestFailed(f"Compression failed: {exc}") from None
+            raise RequestFailed(str(exc)) from None
         log.exception("compression failed")
-        raise RequestFailed(f"Compression failed ({type(exc).__name__}); see the Lingua server log.") from None
+        raise RequestFailed(f"an unexpected {type(exc).__name__}; see the Lingua server log.") from None
     finally:
         progress.end(outcome)
     server.compressions.remember(result)

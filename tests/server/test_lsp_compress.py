@@ -366,3 +366,28 @@ async def test_rank_method_setting_reaches_the_engine(editor: Editor) -> None:
     assert previews["bm25"] != previews["embedding"]
     editor.client.set_configuration({}, section="lingua")
     editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+
+
+async def test_a_method_the_model_cannot_run_fails_with_one_clear_message(editor: Editor) -> None:
+    """LLMLingua-2 on the embedded causal LM: the engine's reason, once, not "Compression
+    failed: ..." under the client's own "compression failed:"; and the document is untouched."""
+    path = copy_prompt("promptflow/augmented_chat.jinja2", _prompts(editor))
+    uri = editor.open(path)
+    text = editor.texts[uri]
+    before = len(editor.publications)
+    editor.client.set_configuration({"method": "llmlingua2"}, section="lingua")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    for _ in range(200):
+        if len(editor.publications) > before:
+            break
+        await asyncio.sleep(0.05)
+    try:
+        with pytest.raises(JsonRpcException) as failure:
+            await editor.command("lingua.compress", {"uri": uri, "range": _json_range(editor, uri, 0, len(text))})
+        message = str(failure.value)
+        assert "token-classification model" in message
+        assert "compression failed" not in message.lower()
+        assert editor.texts[uri] == text
+    finally:
+        editor.client.set_configuration({}, section="lingua")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
