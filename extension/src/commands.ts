@@ -40,7 +40,7 @@ export async function askAmount(budget: number, selectionTokens: number | undefi
     typed = await vscode.window.showInputBox({
       title,
       prompt: 'Target size of the selection, in tokens of the target model',
-      value: String(budget),
+      value: String(picked.item.targetTokens ?? budget),
       validateInput: (v) => {
         const r = parseTargetTokens(v);
         return 'error' in r ? r.error : undefined;

@@ -10,18 +10,32 @@ export interface PickItem {
   readonly kind: PickKind;
   /** For kind 'rate': the share of tokens kept. */
   readonly rate?: number;
+  /** For kind 'fit': the token count offered (the input box starts with it). */
+  readonly targetTokens?: number;
+}
+
+/**
+ * The "fit N tokens" offer: the budget when the selection is over it; otherwise (a selection
+ * already under budget, where fitting the budget would change nothing) half the selection.
+ */
+export function fitTarget(budget: number, selectionTokens?: number): number {
+  if (selectionTokens === undefined || selectionTokens > budget) {
+    return budget;
+  }
+  return Math.max(1, Math.round(selectionTokens / 2));
 }
 
 /** The quick pick's items: 2x / 3x / 5x, fit N tokens, custom rate (protocol's code-action rates). */
 export function pickItems(budget: number, selectionTokens?: number): PickItem[] {
   const sel = selectionTokens === undefined ? '' : ` of ${selectionTokens.toLocaleString('en-US')}`;
+  const fit = fitTarget(budget, selectionTokens);
   const keep = (rate: number): string =>
     selectionTokens === undefined ? `keep ${Math.round(rate * 100)}% of the tokens` : `about ${Math.round(rate * selectionTokens).toLocaleString('en-US')}${sel} tokens`;
   return [
     { label: '2x', description: keep(0.5), kind: 'rate', rate: 0.5 },
     { label: '3x', description: keep(0.33), kind: 'rate', rate: 0.33 },
     { label: '5x', description: keep(0.2), kind: 'rate', rate: 0.2 },
-    { label: `Fit ${budget.toLocaleString('en-US')} tokens…`, description: 'compress to a token count', kind: 'fit' },
+    { label: `Fit ${fit.toLocaleString('en-US')} tokens…`, description: 'compress to a token count', kind: 'fit', targetTokens: fit },
     { label: 'Custom rate…', description: 'a share kept (0.25, 25%) or a factor (4x)', kind: 'custom' },
   ];
 }

@@ -20,6 +20,14 @@ describe('pickItems', () => {
   it('projects the selection size when known', () => {
     assert.match(pickItems(4000, 900)[1]?.description ?? '', /about 297 of 900 tokens/);
   });
+
+  it('offers to fit the budget only when the selection is over it, else half the selection', () => {
+    assert.equal(pickItems(4000)[3]?.targetTokens, 4000);
+    assert.equal(pickItems(4000, 318)[3]?.label, 'Fit 159 tokens…');
+    assert.equal(pickItems(4000, 318)[3]?.targetTokens, 159);
+    assert.equal(pickItems(500, 1200)[3]?.targetTokens, 500);
+    assert.equal(pickItems(500, 1)[3]?.targetTokens, 1);
+  });
 });
 
 describe('pickToAmount', () => {
