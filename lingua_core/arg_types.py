@@ -67,7 +67,11 @@ def keep_rate(value: str) -> float:
     return number
 
 
-def with_json_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """``--json``: every command prints one JSON object at the end when asked."""
+def with_output_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every command's: ``--json`` prints one JSON object at the end; ``-q`` keeps stderr for
+    errors only; ``-v`` lets the libraries' own bars and warnings through."""
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr: no summary, no progress")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also the libraries' progress bars and warnings")
     return parser

