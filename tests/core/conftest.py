@@ -9,6 +9,7 @@ codes, stdin, the entry point, loading by the CLI itself).
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
 from collections.abc import Callable
@@ -64,6 +65,10 @@ def inline_cli(
         return real_load(cls, model, **kwargs)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(Compressor, "load", classmethod(load))
+    # What the command sets for its whole process (library bars and warnings off, through the
+    # environment and the warnings filters) would outlive the call here and reach later tests
+    # and the processes they start; the real-process tests cover it.
+    monkeypatch.setattr(importlib.import_module("lingua_core.cli.main"), "configure_output", lambda **_: None)
 
     def run(*args: str, stdin: bytes = b"") -> CliRun:
         capsysbinary.readouterr()
