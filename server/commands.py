@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from .actions import parse_budget, parse_range
 from .documents import Document
-from .jobs import Compressed, RequestFailed, compress_range, inserted_range, stale_error, workspace_edit
+from .jobs import Compressed, RequestFailed, compress_range, stale_error, workspace_edit
 
 if TYPE_CHECKING:
     from .state import LinguaServer
@@ -65,15 +65,10 @@ def _title(rate: float | None, target: int | None) -> str:
 
 
 def _summary(compressed: Compressed) -> dict[str, Any]:
-    result = compressed.result
     return {
         "compressedText": compressed.new_text,
-        "originTokens": result.origin_tokens,
-        "compressedTokens": result.compressed_tokens,
-        "ratio": result.ratio,
-        "seconds": result.seconds,
-        "method": result.method,
-        "model": result.model,
+        **compressed.numbers(),
+        "model": compressed.result.model,
         "version": compressed.version,
     }
 
@@ -107,7 +102,7 @@ async def compress(server: LinguaServer, args: dict[str, Any], token: types.Prog
     edit = workspace_edit(server, compressed)
     answer = {"applied": False, "edit": server.converter.unstructure(edit), **_summary(compressed)}
     # Where the new text lies once the edit is in: the editor reveals and highlights it.
-    answer["insertedRange"] = server.converter.unstructure(inserted_range(compressed))
+    answer["insertedRange"] = server.converter.unstructure(compressed.inserted_range)
     if not apply:
         return answer
     if document.version != compressed.version:

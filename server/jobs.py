@@ -138,6 +138,22 @@ class Compressed:
     lead: int  # length of the leading whitespace the compressed core was placed after
     result: CompressionResult
 
+    @property
+    def inserted_range(self) -> types.Range:
+        """Where ``new_text`` lies once the edit is in (the editor reveals it)."""
+        return self.document.range_after_replace(self.range, self.new_text)
+
+    def numbers(self) -> dict[str, Any]:
+        """What every answer about a compression reports, in the protocol's names."""
+        result = self.result
+        return {
+            "originTokens": result.origin_tokens,
+            "compressedTokens": result.compressed_tokens,
+            "ratio": result.ratio,
+            "seconds": result.seconds,
+            "method": result.method,
+        }
+
 
 async def compress_range(
     server: LinguaServer,
@@ -205,10 +221,6 @@ async def compress_range(
     server.compressions.remember(result)
     new_text = lead + result.compressed_text.strip() + trail
     return Compressed(document, version, range_, start, end, original, new_text, len(lead), result)
-
-
-def inserted_range(compressed: Compressed) -> types.Range:
-    return compressed.document.range_after_replace(compressed.range, compressed.new_text)
 
 
 def workspace_edit(server: LinguaServer, compressed: Compressed) -> types.WorkspaceEdit:

@@ -24,7 +24,7 @@ from lingua_core.projection import protected_tokens
 from . import actions, commands, hover
 from .compressions import CachedRatio
 from .documents import Document, Section, outline, paragraph_at, section_at
-from .jobs import RequestFailed, compress_range, inserted_range, stale_error, workspace_edit
+from .jobs import RequestFailed, compress_range, stale_error, workspace_edit
 from .settings import protect_options
 from .state import MODEL_STATUS, LinguaServer, work_done_token
 
@@ -234,15 +234,8 @@ async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.Co
     if actions.APPLIED_COMMAND in ls.client_commands:
         # Run by the editor once the edit is in: the same "N → M tokens" feedback and reveal
         # as the compress command gives (a code action's edit alone lands silently).
-        result = compressed.result
-        summary = {
-            "originTokens": result.origin_tokens,
-            "compressedTokens": result.compressed_tokens,
-            "ratio": result.ratio,
-            "method": result.method,
-            "seconds": result.seconds,
-        }
-        arguments = {"uri": document.uri, "range": ls.converter.unstructure(inserted_range(compressed)), **summary}
+        range_ = ls.converter.unstructure(compressed.inserted_range)
+        arguments = {"uri": document.uri, "range": range_, **compressed.numbers()}
         action.command = types.Command(title=action.title, command=actions.APPLIED_COMMAND, arguments=[arguments])
     return action
 
