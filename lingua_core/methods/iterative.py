@@ -15,6 +15,7 @@ quantile over the scores kept so far plus the window's, weighted by tokens (see
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -111,13 +112,21 @@ class _Streams:
         self.sink = sink + self.question
         if condition is not None:
             with torch.inference_mode():
-                model(input_ids=condition[None], **self.cache.forward_kwargs())
+                selection = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+                model(input_ids=condition[None], **selection, **self.cache.forward_kwargs())
             self.cache.repeat_rows(2)
         self.pending: torch.Tensor | None = None  # the exact path's kept tokens, not in the cache yet
+        self.picks_positions = accepts_logits_to_keep(model)
 
     @torch.inference_mode()
-    def losses(self, window: torch.Tensor) -> torch.Tensor:
-        """Loss of each token of ``window`` after the first, one row per stream."""
+    def losses(self, window: torch.Tensor, wanted: BoolArray) -> torch.Tensor:
+        """Loss of each token of ``window`` after the first, one row per stream; NaN where
+        ``wanted`` (one flag per such token) is not set.
+
+        The vocabulary projection is a fifth of a small LM's work per token, and most tokens
+        fed here are only context: protected words, the best document kept whole. Their
+        logits are never computed when the model lets a forward call pick positions.
+        """
         feed = window if self.pending is None else torch.cat((self.pending, window))
         base = len(self.cache)
         overflow = base + feed.shape[0] - self.max_positions
@@ -130,29 +139,46 @@ class _Streams:
             positions = torch.cat((positions - self.question, positions))
             mask = torch.ones((2, base + feed.shape[0]), dtype=torch.long, device=feed.device)
             mask[0, : self.question] = 0
+        offset = feed.shape[0] - window.shape[0]
+        asked = np.flatnonzero(wanted)
+        picked = asked if asked.size else np.zeros(1, dtype=np.int64)  # a call must ask for one
+        selection: dict[str, Any] = {}
+        if self.picks_positions:
+            selection["logits_to_keep"] = torch.as_tensor(offset + picked, dtype=torch.long, device=feed.device)
         output = self.model(
             input_ids=feed[None].expand(self.rows, -1),
             position_ids=positions,
             attention_mask=mask,
+            **selection,
             **self.cache.forward_kwargs(),
         )
-        offset = feed.shape[0] - window.shape[0]
-        # Cross-entropy straight on the model's dtype, as the reference computes it: the same
-        # rounding (bf16 losses tie often) keeps the thresholds comparable, and it skips a
-        # float copy of 200 x vocabulary logits per window.
-        logits = output.logits[:, offset : offset + window.shape[0] - 1]
+        logits = output.logits if self.picks_positions else output.logits[:, offset + picked]
         self._base, self._offset, self._window = base, offset, window
-        # One row at a time: cross-entropy over a (rows, vocabulary, n) transposed view is 7x slower.
-        return torch.stack([torch.nn.functional.cross_entropy(row, window[1:], reduction="none") for row in logits])
+        losses = torch.full((self.rows, window.shape[0] - 1), float("nan"), device=feed.device)
+        if asked.size:
+            targets = window[1:][torch.as_tensor(asked, device=feed.device)]
+            # Cross-entropy straight on the model's dtype, as the reference computes it: the
+            # same rounding (bf16 losses tie often) keeps the thresholds comparable. One row
+            # at a time: over a (rows, vocabulary, n) transposed view it is 7x slower.
+            losses[:, asked] = torch.stack(
+                [torch.nn.functional.cross_entropy(row, targets, reduction="none") for row in logits]
+            ).float()
+        return losses
 
     def commit(self, kept: torch.Tensor) -> None:
-        """Keep the window tokens at local indices ``kept`` (the lookahead is never kept here)."""
+        """Keep the tokens at indices ``kept`` of the last window fed (never its look-ahead)."""
         if self.reuse_kv:
             leading = torch.arange(self._offset, device=kept.device)
             self.cache.keep(self._base, torch.cat((leading, self._offset + kept)))
         else:
             self.cache.truncate(self._base + self._offset)
             self.pending = self._window[kept]
+
+
+def accepts_logits_to_keep(model: Any) -> bool:
+    """Whether the model's forward computes logits only at positions it is given (transformers
+    5 causal LMs do; a model of one's own may not, and then every position is projected)."""
+    return "logits_to_keep" in inspect.signature(type(model).forward).parameters
 
 
 def _quantile_threshold(values: FloatArray, weights: FloatArray, ratio: float) -> float:
@@ -243,6 +269,9 @@ def compress_tokens(
     scored = ~excluded if unit is None else ~excluded & ~forced  # what a threshold is taken over
     active_after = np.concatenate((np.cumsum(scored[::-1])[::-1], [0]))
     carried = np.full(streams.rows, np.nan)  # the look-ahead loss of the next window's first token
+    # next_active[i]: the first token at or after i that the coarse steps did not drop.
+    positions = np.where(excluded, count, np.arange(count))
+    next_active = np.minimum.accumulate(positions[::-1])[::-1]
     start = 0
     while start < count:
         if cancelled is not None and cancelled():
@@ -254,18 +283,33 @@ def compress_tokens(
             break
         end = _window_end(start, count, settings.window, unit)
         if own_scores and excluded[start:end].all():
-            # A window the coarse step dropped whole adds nothing to the kept prefix.
+            # A window the coarse step dropped whole adds nothing to the kept prefix (and the
+            # look-ahead carried over is still the next token fed).
             keep[start:end] = False
-            carried = np.full(streams.rows, np.nan)
             start = end
             continue
-        lookahead = min(count, end + 1)
-        losses = streams.losses(tokens[start:lookahead]).double().cpu().numpy()
+        if own_scores:
+            # Only what can be kept is fed: a token the coarse step dropped is never in the
+            # kept prefix, so scoring the rest as if it were would be scoring another text.
+            # The look-ahead is the next token that can be kept.
+            fed = start + np.flatnonzero(~excluded[start:end])
+            following = next_active[end] if end < count else count
+            if following < count:
+                fed = np.append(fed, following)
+            # Losses are needed only where a word is free to go; forced tokens are context.
+            wanted = ~forced[fed[1:]]
+        else:
+            fed = np.arange(start, min(count, end + 1))
+            wanted = np.ones(fed.shape[0] - 1, dtype=bool)
+        losses = streams.losses(tokens[torch.as_tensor(fed, device=device)], wanted).double().cpu().numpy()
         if own_scores:
             # Token j is scored by its own surprisal given the kept prefix (the paper's
-            # definition); the window's first token by the previous window's look-ahead.
-            own = np.concatenate((carried[:, None], losses[:, : end - start - 1]), axis=1)
-            carried = losses[:, end - start - 1] if lookahead > end else np.full(streams.rows, np.nan)
+            # definition); the window's first token fed by the previous window's look-ahead.
+            inside = int(np.searchsorted(fed, end))  # fed tokens of this window
+            own = np.full((streams.rows, end - start), np.nan)
+            own[:, fed[0] - start] = carried
+            own[:, fed[1:inside] - start] = losses[:, : inside - 1]
+            carried = losses[:, inside - 1] if inside < fed.shape[0] else np.full(streams.rows, np.nan)
             window_scores = own[0] if streams.rows == 1 else own[0] - own[1]
         else:
             # The reference's indexing: token j is scored by the loss of token j + 1.
@@ -298,11 +342,12 @@ def compress_tokens(
             pool.add(np.where(unit_forced, np.nan, per_unit)[unit_keep], sizes[unit_keep])
             window_keep = unit_keep[local]
             window_scores = per_unit[local]
-        if not own_scores and lookahead == end:  # the text's last token is always kept, as in the reference
+        if not own_scores and fed[-1] == end - 1:  # the text's last token is always kept, as in the reference
             window_keep[-1] = True
         keep[start:end] = window_keep
         scores[start:end] = window_scores
-        streams.commit(torch.as_tensor(np.flatnonzero(window_keep), dtype=torch.long, device=device))
+        kept_fed = np.searchsorted(fed, start + np.flatnonzero(window_keep))  # where they sit in what was fed
+        streams.commit(torch.as_tensor(kept_fed, dtype=torch.long, device=device))
         if progress is not None:
             progress(end, count)
         start = end

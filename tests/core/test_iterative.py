@@ -41,17 +41,20 @@ def _compress(
     cancelled: Callable[[], bool] | None = None,
     scoring: Scoring = Scoring.OWN_TOKEN,
     unit: np.ndarray | None = None,
+    forced: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     return compress_tokens(
         lm.model,
         ids,
         np.full(len(ids), ratio),
-        np.zeros(len(ids), dtype=bool),
+        np.zeros(len(ids), dtype=bool) if forced is None else forced,
         device=lm.device,
         max_positions=max_positions or lm.max_positions,
         settings=IterativeSettings(window=window, reuse_kv=reuse, pool=pool, scoring=scoring),
         condition=condition,
         unit=unit,
+        excluded=excluded,
         cancelled=cancelled,
     )
 
@@ -201,3 +204,35 @@ def test_units_are_kept_or_dropped_whole(tmp_path: Path) -> None:
     assert 0.3 < keep.mean() < 0.7
     # a unit's tokens share its score
     assert all(len(set(scores[unit == u].tolist())) == 1 for u in range(10))
+
+
+def test_dropped_tokens_are_not_context_and_forced_ones_are_not_scored(tmp_path: Path) -> None:
+    # Keeping everything it may, the cache is the text without what the coarse step dropped:
+    # each free token's score must be its loss after exactly the tokens before it that were
+    # not dropped (two plain forwards, with and without the question). Forced tokens stay as
+    # context but are not scored (+inf: kept whatever the threshold).
+    model_dir = tiny_llama(tmp_path / "gaps", layers=2)
+    lm = load_model(str(model_dir), dtype="fp32")
+    question = list(lm.tokenizer("What did the committee decide?\n\n").input_ids)
+    ids = tokenize(lm.tokenizer, TEXT[:900]).ids
+    positions = np.arange(len(ids))
+    excluded = ((positions >= 30) & (positions < 52)) | ((positions >= 70) & (positions < 75)) | (positions >= 140)
+    forced = ((positions >= 10) & (positions < 20)) | ((positions >= 52) & (positions < 60))
+    keep, scores = _compress(
+        lm,
+        ids,
+        ratio=1.0,
+        window=37,
+        condition=np.asarray(question, dtype=np.int64),
+        forced=forced,
+        excluded=excluded,
+    )
+    assert (keep == ~excluded).all()
+    assert np.isneginf(scores[excluded]).all()
+    assert np.isposinf(scores[forced]).all()
+    left = np.flatnonzero(~excluded)
+    kept_ids = [int(i) for i in ids[left]]
+    alone = _next_token_losses(lm.model, kept_ids)
+    after_question = _next_token_losses(lm.model, question + kept_ids)[len(question) :]
+    free = ~forced[left][1:]
+    np.testing.assert_allclose(scores[left[1:]][free], (alone - after_question)[free], rtol=1e-4, atol=1e-4)
