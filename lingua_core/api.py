@@ -20,6 +20,7 @@ import numpy as np
 from lingua_core.assemble import kept_spans, kept_text, repair
 from lingua_core.budget import BUDGET_TOLERANCE, fit_to_budget
 from lingua_core.errors import InputError, ModelError
+from lingua_core.line_endings import CrlfPrompt, to_crlf
 from lingua_core.methods.base import BudgetAsk, Method, WordDecision
 from lingua_core.methods.llmlingua import LLMLinguaOptions
 from lingua_core.methods.llmlingua2_options import LLMLingua2Options
@@ -148,13 +149,48 @@ class Compressor:
             rate = 0.5
         validate_budget(rate, target_tokens)
         validate_prompt(prompt)
+        crlf = CrlfPrompt.of(prompt)
+        result = self._compress(
+            prompt if crlf is None else crlf.lf,
+            rate=rate,
+            target_tokens=target_tokens,
+            method=method,
+            encoding=encoding,
+            options=options,
+            exact_budget=exact_budget,
+            ceiling=ceiling,
+            word_scores=word_scores,
+            progress=progress,
+            cancelled=cancelled,
+            shown=(lambda text: text) if crlf is None else to_crlf,
+        )
+        return result if crlf is None else crlf.restore(result)
+
+    def _compress(
+        self,
+        prompt: Prompt,
+        *,
+        rate: float | None,
+        target_tokens: int | None,
+        method: Method | str,
+        encoding: str,
+        options: LLMLinguaOptions | LLMLingua2Options | None,
+        exact_budget: bool,
+        ceiling: bool,
+        word_scores: bool,
+        progress: Progress | None,
+        cancelled: Callable[[], bool] | None,
+        shown: Callable[[str], str],
+    ) -> CompressionResult:
+        """``compress`` on LF text; ``shown`` turns text into what the user gets (CRLF for a
+        CRLF prompt), and every count, the budget's included, is made on that."""
         chosen, reshaped = self.resolve_method(method, prompt)
         if reshaped is not None:
             prompt = reshaped
         spec = METHODS[chosen]
         options = spec.coerce_options(options)
         original = prompt.text
-        origin_tokens = count_tokens(original, encoding)
+        origin_tokens = count_tokens(shown(original), encoding)
         target = target_tokens if target_tokens is not None else max(1, round(origin_tokens * (rate or 1.0)))
         ask = BudgetAsk(rate=rate if target_tokens is None else None, target_tokens=target_tokens, encoding=encoding)
         with self._lock:
@@ -175,7 +211,7 @@ class Compressor:
                     keep,
                     decision.scores,
                     decision.fixed,
-                    lambda k: count_tokens(assemble(k), encoding),
+                    lambda k: count_tokens(shown(assemble(k)), encoding),
                     target,
                     ceiling=ceiling,
                     groups=names,
@@ -184,8 +220,8 @@ class Compressor:
             seconds = time.perf_counter() - started
         compressed = _assemble(prompt, decision, keep)
         spans = _kept_spans(prompt, decision, keep)
-        compressed_tokens = count_tokens(compressed, encoding)
-        protected_tokens = count_tokens(kept_text(decision.words, decision.fixed), encoding)
+        compressed_tokens = count_tokens(shown(compressed), encoding)
+        protected_tokens = count_tokens(shown(kept_text(decision.words, decision.fixed)), encoding)
         details: dict[str, Any] = {
             "kept_contexts": list(decision.kept_contexts),
             "protected_tokens": protected_tokens,
@@ -193,7 +229,7 @@ class Compressor:
         }
         if reshaped is not None:
             details["question"] = prompt.question
-        minimum = count_tokens(_assemble(prompt, decision, decision.fixed), encoding)
+        minimum = count_tokens(shown(_assemble(prompt, decision, decision.fixed)), encoding)
         note = budget_note(compressed_tokens, target, protected_tokens, minimum)
         if note:
             details["budget_note"] = note

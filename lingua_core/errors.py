@@ -20,5 +20,9 @@ class ModelError(LinguaError):
     """A model spec cannot be resolved or loaded."""
 
 
+class DeviceError(ModelError):
+    """The device asked for (``cuda``, ``mps``) is not on this machine: the model is fine."""
+
+
 class AssetError(LinguaError):
     """A local asset (tokenizer rank file, embedded model) is missing or corrupt."""

@@ -12,13 +12,14 @@ hub unless the user asked for it (``allow_download=True`` / ``LINGUA_ALLOW_DOWNL
 from __future__ import annotations
 
 import enum
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lingua_core.embedded import convert_gguf, embedded_model_dir
-from lingua_core.errors import ModelError
+from lingua_core.errors import DeviceError, ModelError
 
 EMBEDDED = "embedded"
 
@@ -52,11 +53,11 @@ def resolve_device(device: str = "auto") -> Any:
         try:
             resolved = torch.device(device)
         except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from exc
+            raise DeviceError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from exc
         if resolved.type == "cuda" and not torch.cuda.is_available():
-            raise ModelError(f"Device {device!r} was asked for, but no CUDA GPU is available here.")
+            raise DeviceError(f"Device {device!r} was asked for, but no CUDA GPU is available here.")
         if resolved.type == "mps" and not torch.backends.mps.is_available():
-            raise ModelError(f"Device {device!r} was asked for, but MPS is not available here.")
+            raise DeviceError(f"Device {device!r} was asked for, but MPS is not available here.")
         return resolved
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -129,6 +130,26 @@ def model_kind(config: Any) -> ModelKind:
         f"The model declares architectures {architectures or '(none)'}; Lingua needs a causal LM "
         "(LLMLingua, LongLLMLingua) or a 2-label token classifier (LLMLingua-2)."
     )
+
+
+def declared_kind(spec: str) -> ModelKind | None:
+    """What a model spec is, read without loading anything (no torch): the embedded model, a
+    ``.gguf`` file (causal LMs only) or a local folder's ``config.json``; None for a hub id or
+    anything that cannot be told this way. Lets a settings change be checked as it is made.
+    """
+    spec = (spec or "").strip()
+    if spec == EMBEDDED or spec.lower().endswith(".gguf"):
+        return ModelKind.CAUSAL_LM
+    config = Path(spec).expanduser() / "config.json"
+    try:
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    if any(str(arch).endswith("ForTokenClassification") for arch in architectures):
+        return ModelKind.TOKEN_CLASSIFIER
+    if any(str(arch).endswith(("ForCausalLM", "LMHeadModel")) for arch in architectures):
+        return ModelKind.CAUSAL_LM
+    return None
 
 
 def allow_download_default() -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lingua_core.errors import InputError
-from lingua_core.tokens import encoding_for_model
+from lingua_core.tokens import counts_exactly, encoding_for_model
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class ModelPricing:
     usd_per_million_input: float
     context_window: int | None
     encoding: str
+    # Whether ``encoding`` is the model's own tokenizer; if not (Claude, Gemini), counts are
+    # an estimate in the closest encoding that runs offline.
+    exact_counts: bool = True
 
 
 # name: (USD per 1M input tokens, context window in tokens)
@@ -135,7 +138,7 @@ def lookup(model: str, overrides: Mapping[str, float] | None = None) -> ModelPri
         raise InputError(
             f"unknown target model {model!r}; known: {', '.join(known_models())} (or give its price as an override)"
         )
-    return ModelPricing(name, price, window, encoding_for_model(name))
+    return ModelPricing(name, price, window, encoding_for_model(name), counts_exactly(name))
 
 
 def cost_usd(tokens: int, model: str, overrides: Mapping[str, float] | None = None) -> float:

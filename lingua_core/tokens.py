@@ -274,10 +274,21 @@ _MODEL_PREFIXES: dict[str, str] = {
 FALLBACK_ENCODING = "o200k_base"
 
 
-def encoding_for_model(model: str) -> str:
-    """The tiktoken encoding to count in for a target model (an estimate for non-OpenAI ones)."""
+def _own_encoding(model: str) -> str | None:
     key = model.strip().lower().rsplit("/", 1)[-1].removeprefix("ft:")
     for prefix in sorted(_MODEL_PREFIXES, key=len, reverse=True):
         if key.startswith(prefix):
             return _MODEL_PREFIXES[prefix]
-    return FALLBACK_ENCODING
+    return None
+
+
+def encoding_for_model(model: str) -> str:
+    """The tiktoken encoding to count in for a target model (an estimate for non-OpenAI ones)."""
+    return _own_encoding(model) or FALLBACK_ENCODING
+
+
+def counts_exactly(model: str, encoding: str | None = None) -> bool:
+    """Whether counting in ``encoding`` (default: the model's) gives the target model's own
+    numbers; otherwise they are an estimate and every front end labels them so."""
+    own = _own_encoding(model)
+    return own is not None and (encoding is None or encoding == own)

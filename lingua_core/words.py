@@ -14,7 +14,8 @@ Word splitting (it shapes every output):
   word never glues two others together or turns "3.14" into "314". A run made only of
   punctuation ("->", "---", a CJK comma) is one word. Emoji and other symbols that are not
   math or currency signs stay attached, so emoji sequences and skin-tone modifiers are never
-  split.
+  split; no word starts inside a grapheme cluster (a combining accent on an edge quote stays
+  with the quote).
 * CJK ideographs, kana and bopomofo are one word per character (as mBERT's tokenizer
   splits them): these scripts do not separate words with spaces, and a run would be a
   whole sentence. Hangul is written with spaces and follows the whitespace rule. Other
@@ -134,6 +135,34 @@ def _split_run(text: str, start: int, end: int, out: list[tuple[int, int]]) -> N
         _split_edges(text, pos, end, out)
 
 
+def _extends(char: str) -> bool:
+    """A character that belongs to the one before it on screen (one grapheme cluster): a
+    combining mark, a variation selector, a skin-tone modifier, a joiner, a tag character."""
+    code = ord(char)
+    return (
+        code == 0x200D
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+        or 0xE0100 <= code <= 0xE01EF
+        or unicodedata.category(char) in {"Mn", "Mc", "Me"}
+    )
+
+
+def _join_extenders(text: str, spans: list[tuple[int, int]], first: int) -> None:
+    """Merge a word that starts with an extending character into the word right before it
+    (``"\u0301quoted`` after an edge quote), so that no word ever starts inside a grapheme
+    cluster and dropping one never strands an accent or a modifier on its neighbour."""
+    index = max(first, 1)
+    while index < len(spans):
+        start, end = spans[index]
+        if spans[index - 1][1] == start and _extends(text[start]):
+            spans[index - 1] = (spans[index - 1][0], end)
+            del spans[index]
+        else:
+            index += 1
+
+
 def _word_pattern(whitespace_tokens: Sequence[str]) -> re.Pattern[str]:
     tokens = sorted(set(whitespace_tokens), key=len, reverse=True)
     return re.compile("|".join([*(re.escape(t) for t in tokens), r"\S+"]))
@@ -148,10 +177,13 @@ def split_words(text: str, force_tokens: Sequence[str] = ()) -> Words:
         run = match.group()
         if (run.isascii() and run.isalnum()) or text[start].isspace():  # most words: nothing to split
             spans.append((start, end))
-        elif _CJK_CHAR_RE.search(text, start, end) is None:
-            _split_edges(text, start, end, spans)
         else:
-            _split_run(text, start, end, spans)
+            first = len(spans)
+            if _CJK_CHAR_RE.search(text, start, end) is None:
+                _split_edges(text, start, end, spans)
+            else:
+                _split_run(text, start, end, spans)
+            _join_extenders(text, spans, first)
     array = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
     return Words(text, array[:, 0].copy(), array[:, 1].copy())
 

@@ -167,8 +167,10 @@ async def count_tokens(server: LinguaServer, args: dict[str, Any]) -> dict[str, 
     if not isinstance(if_prompt_file, bool):
         raise JsonRpcInvalidParams("ifPromptFile must be true or false")
     about: dict[str, Any] = {}
-    if isinstance(args.get("text"), str) and not if_prompt_file:
+    if "text" in args and not if_prompt_file:
         text = args["text"]
+        if not isinstance(text, str):
+            raise JsonRpcInvalidParams("text must be a string")
     else:
         uri = args.get("uri")
         if not isinstance(uri, str):
@@ -183,6 +185,7 @@ async def count_tokens(server: LinguaServer, args: dict[str, Any]) -> dict[str, 
     return {
         "tokens": tokens,
         "encoding": settings.encoding,
+        "approximate": not settings.exact_counts,
         "targetModel": settings.target_model,
         "costUsd": tokens * settings.usd_per_million / 1_000_000,
         "contextWindow": settings.context_window,

@@ -57,12 +57,25 @@ def _section_label(section: Section) -> str:
     return "Paragraph"
 
 
+def estimate_note(settings: Settings) -> list[str]:
+    """For a target whose tokenizer Lingua cannot run (Claude, Gemini): say the counts are an
+    estimate, before anyone budgets on them."""
+    if settings.exact_counts:
+        return []
+    return [
+        "",
+        f"Counts are an estimate: {settings.target_model}'s own tokenizer is not available here, "
+        f"{settings.encoding} stands in for it (set lingua.targetModel to an OpenAI model for exact counts).",
+    ]
+
+
 def render(facts: HoverFacts, settings: Settings, markdown: bool = True) -> str:
     """Markdown (or plain text) with every number the contract promises, in a fixed layout."""
     factor = 1 / settings.rate
     lines = [
         f"**Lingua** — {settings.target_model} ({settings.encoding}, "
         f"{usd(settings.usd_per_million)} per 1M input tokens)",
+        *estimate_note(settings),
         "",
         f"| | tokens | cost per call | saved at {factor:.1f}x | saved per call | saved per {CALLS:,} calls |",
         "|---|---:|---:|---:|---:|---:|",

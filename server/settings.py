@@ -54,6 +54,7 @@ class Settings:
     encoding: str = field(default="o200k_base", compare=False)
     usd_per_million: float = field(default=2.50, compare=False)
     context_window: int | None = field(default=128_000, compare=False)
+    exact_counts: bool = field(default=True, compare=False)  # False: the encoding stands in for the model's own
 
 
 def _camel(name: str) -> str:
@@ -136,10 +137,35 @@ def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
             problems.append(f"lingua.{key} must be {expected}; got {value!r}")
         else:
             values[name] = parsed
+    method_problem = _method_fits_model(values.get("method", Settings.method), values.get("model", Settings.model))
+    if method_problem:
+        problems.append(method_problem)
+        values.pop("method")
     settings, problem = _resolve_target(Settings(**values))
     if problem:
         problems.append(problem)
     return settings, problems
+
+
+def _method_fits_model(method: str, model: str) -> str | None:
+    """A method the model cannot run, refused when the setting changes rather than at the
+    first compression (LLMLingua-2 needs a token classifier, the others a causal LM)."""
+    from lingua_core.models import ModelKind, declared_kind
+
+    kind = declared_kind(model)
+    if kind is None or method == "auto":
+        return None
+    if method == "llmlingua2" and kind is ModelKind.CAUSAL_LM:
+        return (
+            f"lingua.method 'llmlingua2' needs a token-classification model, and lingua.model {model!r} "
+            "is a causal LM (use llmlingua, longllmlingua or auto with it)"
+        )
+    if method != "llmlingua2" and kind is ModelKind.TOKEN_CLASSIFIER:
+        return (
+            f"lingua.method {method!r} needs a causal LM, and lingua.model {model!r} is a token classifier "
+            "(use llmlingua2 or auto with it)"
+        )
+    return None
 
 
 def _resolve_target(settings: Settings) -> tuple[Settings, str | None]:
@@ -169,6 +195,7 @@ def with_target(settings: Settings) -> Settings:
         encoding=pricing.encoding,
         usd_per_million=pricing.usd_per_million_input,
         context_window=pricing.context_window,
+        exact_counts=pricing.exact_counts,
     )
 
 

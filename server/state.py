@@ -141,6 +141,7 @@ class LinguaServer(LanguageServer):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failures_shown: set[str] = set()
         self._pending_problems: list[str] = []
+        self._last_settings_warning: str | None = None
         self.session_started = False
 
     # --- client capabilities -----------------------------------------------------------
@@ -184,8 +185,12 @@ class LinguaServer(LanguageServer):
     def apply_settings(self, raw: Any) -> None:
         """Take new settings; one warning for all invalid values; refresh what depends on them."""
         settings, problems = parse_settings(raw)
-        if problems:
-            self.warn(problems_message(problems))
+        # Once per change: the same settings read again (a push and a pull, a second change
+        # elsewhere) must not repeat the pop-up.
+        message = problems_message(problems) if problems else None
+        if message is not None and message != self._last_settings_warning:
+            self.warn(message)
+        self._last_settings_warning = message
         old, self.settings = self.settings, settings
         self.worker.configure(settings.model, settings.device)
         self.counters.get(settings.encoding)  # made now, loaded by the first count

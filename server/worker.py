@@ -172,7 +172,7 @@ class ModelWorker:
             _limit_torch_threads()
             compressor = Compressor.load(model, device=device)
         except Exception as exc:
-            message = _load_failure_message(model, exc, isinstance(exc, LinguaError))
+            message = _load_failure_message(model, exc, isinstance(exc, LinguaError), device)
             with self._lock:
                 self._failure = (spec, message)
             log.warning("model %s failed to load: %s", model, exc)
@@ -281,9 +281,17 @@ def _limit_torch_threads() -> None:
         torch.set_num_threads(threads)
 
 
-def _load_failure_message(model: str, exc: Exception, explained: bool) -> str:
-    """The fix first: users read one line of a pop-up."""
+def _load_failure_message(model: str, exc: Exception, explained: bool, device: str = "auto") -> str:
+    """The fix first: users read one line of a pop-up; it points at the setting at fault."""
+    from lingua_core.errors import DeviceError
+
     reason = str(exc) if explained else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, DeviceError):
+        return (
+            f"Lingua could not use the device {device!r}: {reason} "
+            "Fix: set lingua.device to 'auto' (the fastest this machine has) or 'cpu'. "
+            "Token counts and hovers keep working meanwhile."
+        )
     return (
         f"Lingua could not load the compression model {model!r}: {reason} "
         "Fix: set lingua.model to 'embedded' (run `lingua prepare` once if it is missing), "

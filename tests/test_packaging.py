@@ -12,6 +12,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,3 +67,18 @@ def test_the_wheel_installs_lingua_server_beside_another_server_package(tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "lingua"
+
+
+@pytest.mark.parametrize("module", ["lingua_core.some_module", "server.handlers"])
+def test_a_deprecation_that_lingua_sets_off_fails_the_tests(module: str) -> None:
+    # pyproject's filterwarnings: a warning attributed to Lingua's code (as a library's
+    # deprecation is, with its stacklevel pointing at the caller) is an error in the suite.
+    code = compile("import warnings\nwarnings.warn('going away', DeprecationWarning)", f"<{module}>", "exec")
+    with pytest.raises(DeprecationWarning, match="going away"):
+        exec(code, {"__name__": module})
+
+
+def test_a_library_deprecation_of_its_own_is_left_to_it() -> None:
+    code = compile("import warnings\nwarnings.warn('going away', DeprecationWarning)", "<lib>", "exec")
+    with pytest.warns(DeprecationWarning, match="going away"):
+        exec(code, {"__name__": "somelibrary.internal"})

@@ -106,6 +106,8 @@ export type CountTokensArgs = { uri: string; range?: LspRange; ifPromptFile?: bo
 export interface CountTokensResult {
   tokens: number;
   encoding: string;
+  /** True when `encoding` stands in for the target model's own tokenizer (Claude, Gemini): an estimate. */
+  approximate: boolean;
   targetModel: string;
   costUsd: number;
   contextWindow: number;

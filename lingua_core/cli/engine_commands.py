@@ -125,7 +125,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
 
 def _count(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.pricing import lookup
-    from lingua_core.tokens import count_tokens, encoding_for_model
+    from lingua_core.tokens import count_tokens, counts_exactly, encoding_for_model
 
     text = read_input(args.file)
     pricing = lookup(args.price_model)
@@ -134,6 +134,7 @@ def _count(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "tokens": tokens,
         "encoding": encoding,
+        "approximate": not counts_exactly(pricing.name, encoding),
         "price_model": pricing.name,
         "usd_per_million": pricing.usd_per_million_input,
         "cost_usd": tokens * pricing.usd_per_million_input / 1_000_000,

@@ -26,8 +26,17 @@ from lingua_core.terminal import configure_output
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line, as for every other error: the full usage of ``compress``
+    runs to nine lines and buries the one that says what was wrong. Subcommands inherit it
+    (argparse builds subparsers with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lingua", description="Compress LLM prompts on your own machine.")
+    parser = OneLineParser(prog="lingua", description="Compress LLM prompts on your own machine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     engine_commands.add_parsers(commands)
     train_commands.add_parsers(commands)
@@ -46,8 +55,12 @@ def _print_human(command: str, data: dict[str, Any], quiet: bool) -> None:
             file=sys.stderr,
         )
     elif command == "count":
+        # "~" and the note: another model's tokenizer stands in for the target's own.
+        about = "~" if data["approximate"] else ""
+        note = f", an estimate: {data['price_model']}'s own tokenizer is not available" if data["approximate"] else ""
         print(
-            f"{data['tokens']} tokens ({data['encoding']}), ${data['cost_usd']:.6f} per call on {data['price_model']}"
+            f"{about}{data['tokens']} tokens ({data['encoding']}{note}), "
+            f"${data['cost_usd']:.6f} per call on {data['price_model']}"
         )
     elif command == "prepare":
         print(f"embedded model ready at {data['model_dir']}")

@@ -58,11 +58,53 @@ def test_count_reads_stdin() -> None:
     assert json.loads(proc.stdout)["tokens"] == count_tokens("hello world")
 
 
-@pytest.mark.parametrize("rate", ["0", "1.5", "-1", "abc"])
-def test_bad_rate_is_a_usage_error(rate: str) -> None:
+@pytest.mark.parametrize("rate", ["0", "1.5", "-1", "abc", "nan", "inf"])
+def test_bad_rate_is_a_usage_error_in_one_line(rate: str) -> None:
     proc = run("compress", "-", "--rate", rate, stdin=b"some text")
     assert proc.returncode == 2
     assert "rate" in one_line_error(proc)
+    # One line, not the nine of compress's usage above it.
+    assert [line for line in proc.stderr.decode().splitlines() if line.strip()] == [one_line_error(proc)]
+
+
+def test_closed_stdin_is_one_clear_line() -> None:
+    proc = subprocess.run(
+        [*LINGUA, "compress", "-"], capture_output=True, timeout=300, check=False, preexec_fn=lambda: os.close(0)
+    )
+    assert proc.returncode == 1
+    assert "stdin is closed" in one_line_error(proc)
+
+
+_PEAK_MEMORY = """
+import resource, sys
+from lingua_core.cli.main import main
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_a_huge_input_is_refused_without_being_read(tmp_path: Path, via_stdin: bool) -> None:
+    # 70 MB (a sparse file: no disk used): refused by its size, never held in memory whole.
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(70 * 1024 * 1024)
+    with huge.open("rb") as source:
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK_MEMORY, "compress", "-" if via_stdin else str(huge), "--rate", "0.5"],
+            stdin=source if via_stdin else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+    code, grown_kb = proc.stdout.decode().split()
+    assert code == "1"
+    assert "refused" in one_line_error(proc)
+    assert int(grown_kb) < 20 * 1024, f"peak memory grew by {int(grown_kb) // 1024} MB reading a refused input"
 
 
 def test_rate_and_target_exclusive() -> None:

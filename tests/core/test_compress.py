@@ -35,6 +35,28 @@ def test_compressed_text_is_the_kept_spans(compressor: Compressor, gsm8k_prompt:
     assert all(a[1] <= b[0] for a, b in zip(result.kept_spans, result.kept_spans[1:]))
 
 
+def test_a_crlf_prompt_comes_back_in_crlf(compressor: Compressor, gsm8k_prompt: str) -> None:
+    # A Windows document: the same decisions as its LF text, answered with CRLF breaks only
+    # (no bare LF inside, no break dropped between two lines), spans in the CRLF text.
+    crlf = gsm8k_prompt.replace("\n", "\r\n")
+    result = compressor.compress(crlf, rate=0.4)
+    lf = compressor.compress(gsm8k_prompt, rate=0.4)
+    assert "\n" not in result.compressed_text.replace("\r\n", "") and "\r" not in result.compressed_text.replace(
+        "\r\n", ""
+    )
+    assert result.compressed_text.replace("\r\n", "\n") == lf.compressed_text
+    assert "".join(crlf[s:e] for s, e in result.kept_spans) == result.compressed_text
+    assert result.original_text == crlf
+    assert result.compressed_tokens == count_tokens(result.compressed_text)
+    assert result.origin_tokens == count_tokens(crlf)
+    # the question at the end is found across CRLF blank lines, as in LF text
+    asked = compressor.compress(
+        crlf + "\r\n\r\nWhat is the answer to the last problem?", rate=0.4, method="longllmlingua"
+    )
+    assert asked.details["question"] == "What is the answer to the last problem?"
+    assert asked.compressed_text.endswith("\r\n\r\nWhat is the answer to the last problem?")
+
+
 def test_instruction_and_question_are_kept(compressor: Compressor, gsm8k_prompt: str) -> None:
     demos = tuple(d for d in gsm8k_prompt.split("\n\n") if d.strip())
     instruction = "Solve the problem. Give the final number after 'The answer is'."

@@ -186,6 +186,25 @@ def test_words_cjk_per_character_hangul_per_run_emoji_attached() -> None:
     assert _pieces("か\u3099き") == ["か\u3099", "き"]  # a combining voiced mark stays with its kana
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great 👍🏽👍 job (👍🏽) 好👍🏽好 🇫🇷🇩🇪 1\ufe0f\u20e3 first",
+        '"\u0301quoted" and ((\u0301x and .\u0301. and 東京\u0301 and ok.\u0301',
+        "caf\u00e9\u0301. e\u0301\u0302 \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f flag",
+    ],
+)
+def test_no_word_starts_inside_a_grapheme_cluster(text: str) -> None:
+    # A word boundary inside a cluster is where dropping a word strands an accent or a
+    # skin-tone modifier on its neighbour. Adjacent words only: whitespace separates clusters.
+    import regex
+
+    words = split_words(text)
+    clusters = {m.start() for m in regex.finditer(r"\X", text)} | {len(text)}
+    adjacent = [int(s) for s, e in zip(words.starts[1:], words.ends[:-1]) if s == e]
+    assert [b for b in adjacent if b not in clusters] == []
+
+
 def test_whitespace_force_tokens_become_words() -> None:
     assert _pieces("a\n\nb  c\n", ("\n",)) == ["a", "\n", "\n", "b", "c", "\n"]
     assert _pieces("a\n\nb", ()) == ["a", "b"]

@@ -40,7 +40,9 @@ from lingua_core.tokens import RANK_FILES
     ],
 )
 def test_lookup(model: str, name: str, price: float, window: int, encoding: str) -> None:
-    assert pricing.lookup(model) == pricing.ModelPricing(name, price, window, encoding)
+    # Only OpenAI's models count in their own tokenizer here; the others' counts are estimates.
+    exact = not name.startswith(("claude", "gemini"))
+    assert pricing.lookup(model) == pricing.ModelPricing(name, price, window, encoding, exact)
 
 
 def test_every_known_name_resolves_to_a_complete_entry() -> None:
@@ -74,7 +76,7 @@ def test_override_of_a_snapshot_wins_over_its_family() -> None:
 
 def test_override_adds_an_unknown_model() -> None:
     entry = pricing.lookup("my-local-llama-q4", {"my-local-llama": 0})
-    assert entry == pricing.ModelPricing("my-local-llama", 0.0, None, "o200k_base")
+    assert entry == pricing.ModelPricing("my-local-llama", 0.0, None, "o200k_base", exact_counts=False)
 
 
 def test_negative_override_is_refused() -> None:

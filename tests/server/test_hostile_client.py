@@ -192,6 +192,16 @@ def test_an_error_answer_leaves_no_traceback_in_the_log(server: RawServer) -> No
     assert "Traceback" not in server.stderr(), server.stderr()[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("argument", "named"),
+    [({"text": 123}, "text must be a string"), ({"uri": 5}, "uri must be a string"), ({}, "uri must be a string")],
+)
+def test_a_wrong_argument_is_named_in_the_answer(server: RawServer, argument: dict[str, Any], named: str) -> None:
+    answer = server.request("workspace/executeCommand", {"command": "lingua.countTokens", "arguments": [argument]})
+    assert answer["error"]["code"] == INVALID_PARAMS, answer
+    assert named in answer["error"]["message"], answer
+
+
 def test_notification_with_invalid_params_is_dropped_quietly(server: RawServer) -> None:
     change = {"range": {"start": {"line": -1, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x"}
     identifier = {"uri": server.uri, "version": 2}

@@ -177,6 +177,20 @@ async def test_settings_change_updates_hover_and_diagnostics(prompts_dir: Path, 
         value = hover.contents.value  # type: ignore[union-attr]
         assert "gpt-4 (cl100k_base" in value and "saved at 2.0x" in value
         assert hover_rows(value)["File"][0] == lingua_count(text, tmp_path, "gpt-4")["tokens"]
+        assert "estimate" not in value
+        assert (await editor.command("lingua.countTokens", {"uri": uri}))["approximate"] is False
+        # Claude's tokenizer does not run here: o200k_base stands in, and every count says so
+        editor.client.set_configuration({"tokenBudget": 10, "targetModel": "claude-sonnet-4-5"}, section="lingua")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        for _ in range(50):
+            answer = await editor.command("lingua.countTokens", {"uri": uri})
+            if answer["targetModel"] == "claude-sonnet-4-5":
+                break
+            await asyncio.sleep(0.1)
+        assert answer["approximate"] is True and answer["encoding"] == "o200k_base"
+        hover = await editor.hover(uri, 5)
+        assert hover is not None
+        assert "Counts are an estimate: claude-sonnet-4-5's own tokenizer" in hover.contents.value  # type: ignore[union-attr]
 
 
 async def test_settings_pushed_without_configuration_support(prompts_dir: Path) -> None:
@@ -313,21 +327,30 @@ async def test_count_tokens_if_prompt_file_answers_by_the_servers_globs(tmp_path
             assert failure.value.code == -32602
 
 
-async def test_failing_model_shows_one_message_and_counting_goes_on(prompts_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("at_fault", ["model", "device"])
+async def test_failing_model_shows_one_message_and_counting_goes_on(
+    prompts_dir: Path, tmp_path: Path, at_fault: str
+) -> None:
+    # The message names the setting to fix: a missing model folder, or a GPU this machine lacks.
+    if at_fault == "device":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a CUDA GPU")
     path = prompts_dir / "p.prompt"
     text = "Translate the following sentence into French, keeping {placeholder} as is: good morning.\n"
     path.write_text(text, encoding="utf-8")
-    missing = str(tmp_path / "no-such-model")
-    async with session(settings={"model": missing}, root=prompts_dir.parent) as editor:
+    bad = {"model": str(tmp_path / "no-such-model")} if at_fault == "model" else {"device": "cuda"}
+    async with session(settings=bad, root=prompts_dir.parent) as editor:
         uri = editor.open(path)
         for _ in range(2):
-            with pytest.raises(Exception, match="could not load") as failure:
+            with pytest.raises(Exception, match=r"could not (load|use)") as failure:
                 await editor.command(
                     "lingua.compress", {"uri": uri, "range": _unstructured_range(editor, uri, 0, len(text) - 1)}
                 )
             assert getattr(failure.value, "code", None) == -32803
         errors = [m for m in editor.client.messages if m.type == types.MessageType.Error]
-        assert len(errors) == 1 and "lingua.model" in errors[0].message
+        assert len(errors) == 1 and f"set lingua.{at_fault}" in errors[0].message, errors[0].message
         assert any(s["state"] == "failed" for s in editor.statuses)
         hover = await editor.hover(uri, 3)
         assert hover is not None

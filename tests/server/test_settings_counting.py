@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +119,26 @@ def test_span_counts_from_the_layout_equal_counting_the_span_alone() -> None:
         start = rng.randrange(len(text))
         end = rng.randint(start, min(len(text), start + rng.choice([50, 2000, 40000])))
         assert counter.count_span(text, layout, start, end) == count_tokens(text[start:end])
+
+
+def test_a_method_the_model_cannot_run_is_refused_when_set(tmp_path: Path) -> None:
+    # LLMLingua-2 needs a token classifier; the embedded model is a causal LM. Refused at the
+    # settings change, named, with "auto" kept, instead of failing at the first compression.
+    settings, problems = parse_settings({"method": "llmlingua2"})
+    assert settings.method == "auto"
+    assert len(problems) == 1 and "lingua.method 'llmlingua2' needs a token-classification model" in problems[0]
+    classifier = tmp_path / "classifier"
+    classifier.mkdir()
+    (classifier / "config.json").write_text(json.dumps({"architectures": ["XLMRobertaForTokenClassification"]}))
+    settings, problems = parse_settings({"method": "llmlingua2", "model": str(classifier)})
+    assert (settings.method, problems) == ("llmlingua2", [])
+    settings, problems = parse_settings({"method": "longllmlingua", "model": str(classifier)})
+    assert settings.method == "auto" and "needs a causal LM" in problems[0]
+    # a hub id cannot be read without loading it: left to the load, which explains itself
+    assert parse_settings({"method": "llmlingua2", "model": "someorg/some-model"})[1] == []
+
+
+def test_counts_for_a_target_without_its_own_tokenizer_are_marked_estimates() -> None:
+    claude, _ = parse_settings({"targetModel": "claude-sonnet-4-5"})
+    gpt, _ = parse_settings({"targetModel": "gpt-4o"})
+    assert (claude.exact_counts, gpt.exact_counts) == (False, True)

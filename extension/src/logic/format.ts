@@ -3,6 +3,8 @@
 export interface TokenCount {
   readonly tokens: number;
   readonly encoding: string;
+  /** The encoding stands in for the target model's own tokenizer: the counts are estimates. */
+  readonly approximate?: boolean;
   readonly targetModel: string;
   readonly costUsd: number;
   readonly contextWindow: number;
@@ -32,11 +34,13 @@ export function formatUsd(usd: number): string {
 /** Status bar text: "1,234 tokens" or "1,234 tokens · 56 selected". */
 export function statusText(file: TokenCount | undefined, selection: TokenCount | undefined): string {
   const parts: string[] = [];
+  // "~" marks an estimate: the target model's own tokenizer is not the one counting.
+  const about = (c: TokenCount): string => `${c.approximate === true ? '~' : ''}${formatInt(c.tokens)}`;
   if (file !== undefined) {
-    parts.push(`${formatInt(file.tokens)} tokens`);
+    parts.push(`${about(file)} tokens`);
   }
   if (selection !== undefined) {
-    parts.push(file === undefined ? `${formatInt(selection.tokens)} tokens selected` : `${formatInt(selection.tokens)} selected`);
+    parts.push(file === undefined ? `${about(selection)} tokens selected` : `${about(selection)} selected`);
   }
   return `$(symbol-numeric) ${parts.join(' · ')}`;
 }
@@ -47,7 +51,11 @@ export function statusTooltip(file: TokenCount | undefined, selection: TokenCoun
   if (any === undefined) {
     return 'Lingua: no token count yet';
   }
-  const lines = [`**Lingua** · ${any.targetModel} (\`${any.encoding}\`)`, '', '| | tokens | cost per call | per 1,000 calls |', '|---|--:|--:|--:|'];
+  const lines = [`**Lingua** · ${any.targetModel} (\`${any.encoding}\`)`, ''];
+  if (any.approximate === true) {
+    lines.push(`Counts are estimates: ${any.targetModel}'s own tokenizer is not available, \`${any.encoding}\` stands in for it.`, '');
+  }
+  lines.push('| | tokens | cost per call | per 1,000 calls |', '|---|--:|--:|--:|');
   const row = (name: string, c: TokenCount): string =>
     `| ${name} | ${formatInt(c.tokens)} | ${formatUsd(c.costUsd)} | ${formatUsd(c.costUsd * 1000)} |`;
   if (file !== undefined) {

@@ -20,6 +20,13 @@ describe('status bar text', () => {
     assert.match(tip, /Budget 1,000 tokens \(\*\*over\*\*\)/);
     assert.match(tip, /context window 128,000 \(0\.96% used\)/);
   });
+
+  it('marks estimated counts for a target whose tokenizer is not available', () => {
+    const claude: TokenCount = { ...file, targetModel: 'claude-sonnet-4-5', approximate: true };
+    assert.equal(statusText(claude, { ...claude, tokens: 56 }), '$(symbol-numeric) ~1,234 tokens · ~56 selected');
+    assert.match(statusTooltip(claude, undefined, 1000), /Counts are estimates: claude-sonnet-4-5's own tokenizer/);
+    assert.doesNotMatch(statusTooltip(file, undefined, 1000), /estimate/);
+  });
 });
 
 describe('formatUsd', () => {
