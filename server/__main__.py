@@ -1,7 +1,8 @@
 """``python -m server``: the Lingua language server on stdio (``--tcp HOST:PORT`` to debug).
 
-Logs go to stderr, which editors show as the server's output; the protocol traffic itself
-(which carries users' prompts) is only logged with ``--log-protocol``.
+Logs go to the client as ``window/logMessage`` during a session and to stderr outside one
+(``client_log``); the protocol traffic itself (which carries users' prompts) is only logged
+with ``--log-protocol``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .server import create_server
 
     server = create_server()
+    from .client_log import install
+
+    install(server, logging.getLogger().level)
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

@@ -158,6 +158,7 @@ def create_server() -> LinguaServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: LinguaServer, params: None) -> None:
+        ls.session_started = False  # from here on the log goes to stderr: the client stops listening
         ls.shutdown_workers()
 
     register_commands(server)

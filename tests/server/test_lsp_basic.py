@@ -355,6 +355,10 @@ async def test_failing_model_shows_one_message_and_counting_goes_on(
         hover = await editor.hover(uri, 3)
         assert hover is not None
         assert hover_rows(hover.contents.value)["File"][0] == lingua_count(text, tmp_path)["tokens"]  # type: ignore[union-attr]
+        # The server's log reaches the editor at each record's own level, not as stderr
+        # (which VS Code tags [error] whatever the line says).
+        logged = [m for m in editor.client.log_messages if "failed to load" in m.message]
+        assert logged and all(m.type == types.MessageType.Warning for m in logged), editor.client.log_messages
 
 
 async def test_bad_arguments_are_invalid_params(prompts_dir: Path) -> None:

@@ -107,6 +107,8 @@ async def test_compress_command_applies_through_the_editor(editor: Editor) -> No
     assert result["version"] == 1
     assert result["ratio"] > 1.3 and result["compressedTokens"] < result["originTokens"]
     assert result["method"] == "llmlingua" and "SmolLM2" in result["model"]
+    loaded = [m for m in editor.client.log_messages if m.message.startswith("INFO server.worker: model")]
+    assert loaded and all(m.type == types.MessageType.Info for m in loaded), editor.client.log_messages
     assert editor.versions[uri] == 2 and len(editor.applied) >= 1
     new_text = editor.texts[uri]
     assert result["compressedText"] in new_text

@@ -39,7 +39,7 @@ def _read(stream: Any) -> dict[str, Any]:
 
 def _session(tmp_path: Path, args: list[str], env: dict[str, str], requests: list[tuple[str, dict[str, Any]]]) -> str:
     """Run one server through initialize, ``requests`` (each answered in turn), shutdown and
-    exit; return its stderr."""
+    exit; return its log: stderr, then the lines it sent as ``window/logMessage``."""
     uri = (tmp_path / "support.prompt.md").as_uri()
     process = subprocess.Popen(
         [sys.executable, "-m", "server", *args],
@@ -51,6 +51,7 @@ def _session(tmp_path: Path, args: list[str], env: dict[str, str], requests: lis
     )
     assert process.stdin is not None and process.stdout is not None
     ids = iter(range(1, 1000))
+    logged: list[str] = []
 
     def request(method: str, params: dict[str, Any] | None) -> dict[str, Any]:
         number = next(ids)
@@ -60,6 +61,8 @@ def _session(tmp_path: Path, args: list[str], env: dict[str, str], requests: lis
             message = _read(process.stdout)
             if message.get("id") == number and "method" not in message:
                 return message
+            if message.get("method") == "window/logMessage":
+                logged.append(f"[type {message['params']['type']}] {message['params']['message']}")
             if "id" in message and "method" in message:  # a request from the server: say yes
                 reply = {"jsonrpc": "2.0", "id": message["id"], "result": None}
                 if message["method"] == "workspace/configuration":
@@ -86,7 +89,7 @@ def _session(tmp_path: Path, args: list[str], env: dict[str, str], requests: lis
         if process.poll() is None:
             process.kill()
             process.communicate()
-    return stderr.decode(errors="replace")
+    return stderr.decode(errors="replace") + "\n" + "\n".join(logged)
 
 
 HOVER = ("textDocument/hover", {"position": {"line": 0, "character": 10}})
@@ -110,4 +113,4 @@ def test_prompt_text_reaches_the_log_only_with_log_protocol(tmp_path: Path, logg
 def test_torch_threads_follow_lingua_torch_threads(tmp_path: Path) -> None:
     # 3: not the default on this 2-core machine (half the cores) nor on most others
     stderr = _session(tmp_path, [], {"LINGUA_TORCH_THREADS": "3"}, [_preview(tmp_path)])
-    assert "compressing on 3 torch threads" in stderr, stderr[-2000:]
+    assert "[type 3] INFO server.worker: model" in stderr and "compressing on 3 torch threads" in stderr, stderr[-2000:]
