@@ -107,13 +107,21 @@ def resolve_dtype(dtype: Any = "auto", device: Any = None) -> Any:
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
+def _kind_of_architectures(architectures: list[Any]) -> ModelKind | None:
+    """The kind the checkpoint's ``architectures`` name, by their class-name suffix."""
+    if any(str(arch).endswith("ForTokenClassification") for arch in architectures):
+        return ModelKind.TOKEN_CLASSIFIER
+    if any(str(arch).endswith(("ForCausalLM", "LMHeadModel")) for arch in architectures):
+        return ModelKind.CAUSAL_LM
+    return None
+
+
 def model_kind(config: Any) -> ModelKind:
     """Decide the method from the architecture the checkpoint declares."""
     architectures = list(getattr(config, "architectures", None) or [])
-    if any(arch.endswith("ForTokenClassification") for arch in architectures):
-        return ModelKind.TOKEN_CLASSIFIER
-    if any(arch.endswith(("ForCausalLM", "LMHeadModel")) for arch in architectures):
-        return ModelKind.CAUSAL_LM
+    declared = _kind_of_architectures(architectures)
+    if declared is not None:
+        return declared
     # No architectures recorded (some hand-made configs): fall back on the model type's
     # registration in transformers' auto classes, still independent of the name.
     from transformers.models.auto.modeling_auto import (
@@ -145,11 +153,7 @@ def declared_kind(spec: str) -> ModelKind | None:
         architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
     except (OSError, ValueError, AttributeError):
         return None
-    if any(str(arch).endswith("ForTokenClassification") for arch in architectures):
-        return ModelKind.TOKEN_CLASSIFIER
-    if any(str(arch).endswith(("ForCausalLM", "LMHeadModel")) for arch in architectures):
-        return ModelKind.CAUSAL_LM
-    return None
+    return _kind_of_architectures(list(architectures))
 
 
 def allow_download_default() -> bool:

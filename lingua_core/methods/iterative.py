@@ -110,13 +110,13 @@ class _Streams:
         self.question = 0 if condition is None else int(condition.shape[0])
         self.rows = 1 if condition is None else 2
         self.sink = sink + self.question
+        self.picks_positions = accepts_logits_to_keep(model)
         if condition is not None:
             with torch.inference_mode():
-                selection = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+                selection = {"logits_to_keep": 1} if self.picks_positions else {}
                 model(input_ids=condition[None], **selection, **self.cache.forward_kwargs())
             self.cache.repeat_rows(2)
         self.pending: torch.Tensor | None = None  # the exact path's kept tokens, not in the cache yet
-        self.picks_positions = accepts_logits_to_keep(model)
 
     @torch.inference_mode()
     def losses(self, window: torch.Tensor, wanted: BoolArray) -> torch.Tensor:
