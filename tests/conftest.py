@@ -12,6 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_DATA = Path(os.environ.get("LINGUA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# `lingua compress` would otherwise leave a warm worker (a model in memory for minutes) behind
+# every test that runs it; tests/core/test_warm_worker.py turns it back on in its own place.
+os.environ["LINGUA_NO_DAEMON"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lingua_core.arg_types import keep_rate, positive_int, with_output_flags
 from lingua_core.cli.errors import UsageError
 from lingua_core.cli.inputs import read_input
+from lingua_core.cli.warm_place import warm_allowed
 from lingua_core.errors import InputError
 from lingua_core.methods.base import Method
 from lingua_core.protect import PROTECTION_KINDS
@@ -61,6 +63,11 @@ def add_parsers(commands: Any) -> None:
     )
     with_output_flags(compress)
     compress.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    compress.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="compress in this process: neither start nor use the warm background worker (also LINGUA_NO_DAEMON=1)",
+    )
 
     count = commands.add_parser("count", help="count tokens and cost", description="Count a prompt's tokens.")
     count.add_argument("file", nargs="?", default="-", help="prompt file or '-' for stdin")
@@ -76,12 +83,36 @@ def add_parsers(commands: Any) -> None:
 
 
 def _compress(args: argparse.Namespace) -> dict[str, Any]:
+    """In this process, or in the warm worker when one can serve (``--no-daemon`` says no)."""
+    text = read_input(args.file)
+    if warm_allowed(args):
+        from lingua_core.cli.warm_client import compress_warm
+
+        data = compress_warm(args, text)
+        if data is not None:
+            return data
+    return compress_text(args, text, load_compressor, show_progress(args))
+
+
+def load_compressor(model: str, device: str, dtype: str) -> Any:
     from lingua_core.api import Compressor
+
+    return Compressor.load(model, device=device, dtype=dtype)
+
+
+def compress_text(
+    args: argparse.Namespace,
+    text: str,
+    load: Callable[[str, str, str], Any],
+    progress: bool | Callable[[int, int], None],
+    cancelled: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """``lingua compress`` on text already read; the warm worker runs this same function, so
+    both paths give the same output. ``progress`` is a callback, or whether to draw a bar."""
     from lingua_core.methods.llmlingua import LLMLinguaOptions
     from lingua_core.prompt import Prompt
     from lingua_core.protect import ProtectOptions
 
-    text = read_input(args.file)
     prompt = Prompt.from_json(text) if args.file.endswith(".json") else Prompt.from_text(text)
     if args.instruction:
         prompt = Prompt(prompt.contexts, args.instruction, prompt.question)
@@ -102,9 +133,9 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
 
     find_protected_spans("", protect)  # reject a bad --preserve regex before loading the model
     loaded = time.perf_counter()
-    compressor = Compressor.load(args.model, device=args.device, dtype=args.dtype)
+    compressor = load(args.model, args.device, args.dtype)
     load_seconds = time.perf_counter() - loaded
-    bar = TerminalBar("compressing", "tok", enabled=show_progress(args))
+    bar = TerminalBar("compressing", "tok", enabled=progress) if isinstance(progress, bool) else None
     try:
         result = compressor.compress(
             prompt,
@@ -113,11 +144,13 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
             method=args.method,
             encoding=args.encoding,
             options=LLMLinguaOptions(protect=protect, rank_method=RankMethod(args.rank_method)),
-            progress=bar,
+            progress=bar if bar is not None else progress,
+            cancelled=cancelled,
         )
     finally:
-        bar.close()
-    data = result.to_dict()
+        if bar is not None:
+            bar.close()
+    data: dict[str, Any] = result.to_dict()
     data.pop("original_text")
     data["load_seconds"] = load_seconds
     return data
