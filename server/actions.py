@@ -23,6 +23,10 @@ COMPRESS_COMMAND = "lingua.compress"
 # Run by the client, not the server: feedback after a code action's edit has landed. Attached
 # only when the client says it has it (``initializationOptions.clientCommands``).
 APPLIED_COMMAND = "lingua.compressionApplied"
+# Also the client's: a diff of the whole file, original and compressed, with Apply and Discard.
+# A rewrite of a whole document is offered through it when the client has it, so that a
+# minute-long rewrite of everything is looked at (and can be cancelled) before it lands.
+PREVIEW_COMMAND = "lingua.previewCompression"
 
 
 @dataclass(frozen=True)
@@ -100,14 +104,20 @@ def _action(
     title: str,
     kind: types.CodeActionKind,
     data: ActionData,
-    resolvable: bool,
+    how: str,
     diagnostics: list[types.Diagnostic] | None = None,
 ) -> types.CodeAction:
-    """With ``data`` for clients that resolve edits, else with the command that applies it."""
-    if resolvable:
+    """``how``: "resolve" (``data``, the edit filled in by ``codeAction/resolve``), or the
+    command that takes ``data`` as its argument (the preview, or ``lingua.compress``)."""
+    if how == "resolve":
         return types.CodeAction(title=title, kind=kind, data=data.to_json(), diagnostics=diagnostics)
-    command = types.Command(title=title, command=COMPRESS_COMMAND, arguments=[data.to_json()])
+    command = types.Command(title=title, command=how, arguments=[data.to_json()])
     return types.CodeAction(title=title, kind=kind, command=command, diagnostics=diagnostics)
+
+
+def _covers_document(document: Document, start: int, end: int) -> bool:
+    text = document.text
+    return not text[:start].strip() and not text[end:].strip()
 
 
 def list_actions(
@@ -117,28 +127,34 @@ def list_actions(
     selection_tokens: int | None,
     settings: Settings,
     resolvable: bool,
+    preview_whole_file: bool = False,
 ) -> list[types.CodeAction]:
-    """Compress actions for a non-empty selection, and the quick fix for an over-budget file."""
+    """Compress actions for a non-empty selection, and the quick fix for an over-budget file.
+
+    ``preview_whole_file``: the client has ``lingua.previewCompression``; an action that
+    rewrites the whole document opens it instead of editing straight away.
+    """
+    in_place = "resolve" if resolvable else COMPRESS_COMMAND
     actions = []
     start, end = document.offsets(selection)
     if selection_tokens is not None and document.text[start:end].strip():
         range_ = document.range_at(start, end)
+        how = PREVIEW_COMMAND if preview_whole_file and _covers_document(document, start, end) else in_place
         for label, rate in RATES:
             data = ActionData(document.uri, range_, document.version, rate, None)
-            actions.append(
-                _action(f"Compress selection {label}", types.CodeActionKind.RefactorRewrite, data, resolvable)
-            )
+            actions.append(_action(f"Compress selection {label}", types.CodeActionKind.RefactorRewrite, data, how))
         if selection_tokens > settings.token_budget:
             data = ActionData(document.uri, range_, document.version, None, settings.token_budget)
             title = f"Compress selection to fit {settings.token_budget} tokens"
-            actions.append(_action(title, types.CodeActionKind.RefactorRewrite, data, resolvable))
+            actions.append(_action(title, types.CodeActionKind.RefactorRewrite, data, how))
     ours = [d for d in diagnostics if d.source == SOURCE and d.code in (OVER_BUDGET, OVER_CONTEXT)]
     if ours:
         # The whole file is compressed, so nothing lies outside the range: the target is the
         # budget, or the context window if that is smaller (else the fix would not fix it).
         target = min(settings.token_budget, settings.context_window or settings.token_budget)
         data = ActionData(document.uri, document.full_range, document.version, None, target)
-        fix = _action(FIT_BUDGET, types.CodeActionKind.QuickFix, data, resolvable, ours)
+        how = PREVIEW_COMMAND if preview_whole_file else in_place
+        fix = _action(FIT_BUDGET, types.CodeActionKind.QuickFix, data, how, ours)
         fix.is_preferred = True
         actions.append(fix)
     return actions

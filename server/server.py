@@ -80,8 +80,8 @@ def create_server() -> LinguaServer:
         pulled = await ls.pull_settings()
         if isinstance(pulled, dict) and pulled:
             ls.apply_settings(pulled)
-        for message in ls._pending_problems[-1:]:  # only the latest settings matter
-            ls.warn(message)
+        for message, settings in ls._pending_problems[-1:]:  # only the latest settings matter
+            ls.warn(message, settings)
         ls._pending_problems.clear()
         ls.protocol.notify(MODEL_STATUS, ls.worker.status.to_json())
         await ls.count("")  # build the tokenizer now, before the first hover asks
@@ -104,6 +104,8 @@ def create_server() -> LinguaServer:
     async def did_open(ls: LinguaServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.documents.open(params.text_document)
         ls.diagnostics.schedule(params.text_document.uri, 0)
+        if ls.is_prompt_file(params.text_document.uri):
+            ls.warm_up.schedule()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @guarded
@@ -148,6 +150,7 @@ def create_server() -> LinguaServer:
             selection_tokens,
             ls.settings,
             ls.supports_resolving_edits,
+            preview_whole_file=actions.PREVIEW_COMMAND in ls.client_commands,
         )
         return found or None
 
@@ -218,6 +221,10 @@ def _cached_ratio(
 
 
 async def resolve_action(ls: LinguaServer, action: types.CodeAction) -> types.CodeAction:
+    if action.data is None and action.command is not None:
+        # Complete as listed (a whole-file rewrite opens the client's preview): VS Code resolves
+        # every action that has no edit, and an error here would keep its command from running.
+        return action
     data = actions.parse_action_data(action.data, ls.settings.rate)
     document = ls.documents.get(data.uri)
     if document is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lingua_core.methods.base import Method
 from lingua_core.relevance import RankMethod
@@ -50,11 +50,20 @@ class Settings:
     keep_code_blocks: bool = True
     unprotect: tuple[str, ...] = ()
     python: str = ""
+    warm_up: bool = True  # load the model in the background once a prompt file is open
     # Derived from target_model (see ``with_target``), so handlers never look prices up again.
     encoding: str = field(default="o200k_base", compare=False)
     usd_per_million: float = field(default=2.50, compare=False)
     context_window: int | None = field(default=128_000, compare=False)
     exact_counts: bool = field(default=True, compare=False)  # False: the encoding stands in for the model's own
+
+
+class Problem(NamedTuple):
+    """An invalid value and the setting it belongs to: the message's "Open Settings" button
+    goes to that key."""
+
+    setting: str  # "lingua.rate"
+    text: str
 
 
 def _camel(name: str) -> str:
@@ -105,7 +114,7 @@ def _check(key: str, value: Any) -> tuple[Any, str | None]:
                 except re.error as exc:
                     return None, f"valid regular expressions ({pattern!r}: {exc})"
         return tuple(value), None
-    if key == "keepCodeBlocks":
+    if key in ("keepCodeBlocks", "warmUp"):
         return (value, None) if isinstance(value, bool) else (None, "true or false")
     if key == "unprotect":
         from lingua_core.protect import PROTECTION_KINDS
@@ -116,7 +125,7 @@ def _check(key: str, value: Any) -> tuple[Any, str | None]:
     raise AssertionError(key)
 
 
-def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
+def parse_settings(raw: Any) -> tuple[Settings, list[Problem]]:
     """Settings from the client's ``lingua`` object, and the problems found (empty when all is well).
 
     Unknown keys are ignored (a newer client may send more); ``None`` means "use the default",
@@ -125,25 +134,27 @@ def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        return with_target(Settings()), [f"the lingua settings must be an object, not {type(raw).__name__}"]
+        return with_target(Settings()), [
+            Problem("lingua", f"the lingua settings must be an object, not {type(raw).__name__}")
+        ]
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for key, name in _KEYS.items():
         value = raw.get(key)
         if value is None:
             continue
         parsed, expected = _check(key, value)
         if expected is not None:
-            problems.append(f"lingua.{key} must be {expected}; got {value!r}")
+            problems.append(Problem(f"lingua.{key}", f"lingua.{key} must be {expected}; got {value!r}"))
         else:
             values[name] = parsed
     method_problem = _method_fits_model(values.get("method", Settings.method), values.get("model", Settings.model))
     if method_problem:
-        problems.append(method_problem)
+        problems.append(Problem("lingua.method", method_problem))
         values.pop("method")
     settings, problem = _resolve_target(Settings(**values))
     if problem:
-        problems.append(problem)
+        problems.append(Problem("lingua.targetModel", problem))
     return settings, problems
 
 
@@ -199,9 +210,9 @@ def with_target(settings: Settings) -> Settings:
     )
 
 
-def problems_message(problems: list[str]) -> str:
+def problems_message(problems: list[Problem]) -> str:
     """One message for all problems, so a bad settings file does not bury the user in pop-ups."""
-    return "Lingua: ignoring invalid settings, using defaults for them: " + "; ".join(problems) + "."
+    return "Lingua: ignoring invalid settings, using defaults for them: " + "; ".join(p.text for p in problems) + "."
 
 
 def protect_options(keep_code_blocks: bool, preserve: tuple[str, ...], unprotect: tuple[str, ...]) -> ProtectOptions:

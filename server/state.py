@@ -25,12 +25,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from . import framing
+from . import framing, messages
 from .compressions import CompressionCache
 from .counting import Counters, Layout
 from .diagnostics import DiagnosticsScheduler, diagnose
 from .documents import Document, DocumentStore, is_prompt_file
 from .settings import Settings, parse_settings, problems_message, with_target
+from .warmup import WarmUp
 from .worker import ModelState, ModelStatus, ModelWorker
 
 log = logging.getLogger(__name__)
@@ -125,12 +126,13 @@ class LinguaProtocol(LanguageServerProtocol):
 
 class LinguaServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("lingua", VERSION, protocol_cls=LinguaProtocol)
+        super().__init__("lingua", VERSION, protocol_cls=LinguaProtocol, converter_factory=messages.converter)
         self.settings: Settings = with_target(Settings())
         self.documents = DocumentStore()
         self.counters = Counters()
         self.compressions = CompressionCache()
         self.worker = ModelWorker(self._status_from_worker)
+        self.warm_up = WarmUp(self)
         self.diagnostics = DiagnosticsScheduler(self.publish_diagnostics)
         self.converter = converters.get_converter()
         self.roots: list[str] = []
@@ -140,7 +142,7 @@ class LinguaServer(LanguageServer):
         self._count_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingua-count")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failures_shown: set[str] = set()
-        self._pending_problems: list[str] = []
+        self._pending_problems: list[tuple[str, list[str]]] = []  # (message, settings at fault)
         self._last_settings_warning: str | None = None
         self.session_started = False
 
@@ -189,7 +191,7 @@ class LinguaServer(LanguageServer):
         # elsewhere) must not repeat the pop-up.
         message = problems_message(problems) if problems else None
         if message is not None and message != self._last_settings_warning:
-            self.warn(message)
+            self.warn(message, list(dict.fromkeys(p.setting for p in problems)))
         self._last_settings_warning = message
         old, self.settings = self.settings, settings
         self.worker.configure(settings.model, settings.device)
@@ -197,13 +199,16 @@ class LinguaServer(LanguageServer):
         if old != settings or old.encoding != settings.encoding:
             for document in self.documents:
                 self.diagnostics.schedule(document.uri, 0)
+        if self.session_started and any(self.is_prompt_file(d.uri) for d in self.documents):
+            self.warm_up.schedule()  # turned on, or another model: load it as an open would
 
-    def warn(self, message: str) -> None:
-        """Show now if the session is up, else once ``initialized`` arrives."""
+    def warn(self, message: str, settings: list[str]) -> None:
+        """Show now if the session is up, else once ``initialized`` arrives; ``settings`` are
+        the keys at fault, which the message's "Open Settings" button opens."""
         if not self.session_started:
-            self._pending_problems.append(message)
+            self._pending_problems.append((message, settings))
         else:
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+            messages.show(self, types.MessageType.Warning, message, settings)
 
     async def pull_settings(self) -> Any | None:
         if not self.supports_configuration:
@@ -280,7 +285,7 @@ class LinguaServer(LanguageServer):
         self.protocol.notify(MODEL_STATUS, status.to_json())
         if status.state is ModelState.FAILED and status.message and status.model not in self._failures_shown:
             self._failures_shown.add(status.model)
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=status.message))
+            messages.show(self, types.MessageType.Error, status.message, [status.setting or "lingua.model"])
         if status.state is ModelState.READY:
             self._failures_shown.discard(status.model)
 
@@ -290,6 +295,7 @@ class LinguaServer(LanguageServer):
         framing.start_io(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
 
     def shutdown_workers(self) -> None:
+        self.warm_up.cancel()
         self.worker.shutdown()
         self._count_executor.shutdown(wait=False, cancel_futures=True)
 

@@ -47,10 +47,11 @@ class ModelStatus:
     device: str | None = None
     method: str | None = None
     message: str | None = None
+    setting: str | None = None  # when failed: the setting to fix, "lingua.model" or "lingua.device"
 
     def to_json(self) -> dict[str, str]:
         data = {"state": self.state.value, "model": self.model}
-        for key in ("device", "method", "message"):
+        for key in ("device", "method", "message", "setting"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -71,6 +72,15 @@ class CompressJob:
     unprotect: tuple[str, ...] = ()
     word_scores: bool = False
     rank_method: str = "fused"  # question-aware ranking, when the selection ends in a question
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A compression and the seconds it spent waiting for the model to load (its own load, or a
+    warm-up's that was under way when it came): the user waited for both."""
+
+    result: CompressionResult
+    load_seconds: float
 
 
 class ModelLoadError(Exception):
@@ -98,6 +108,9 @@ class ModelWorker:
         self._compressor: Compressor | None = None
         self._loaded_spec: tuple[str, str] | None = None
         self._failure: tuple[tuple[str, str], str] | None = None
+        self._warm_up_queued = False
+        # Seconds spent loading models so far: a job compares it before and after it waited.
+        self._load_seconds_total = 0.0
         self.status = ModelStatus(ModelState.UNLOADED, "embedded")
 
     def configure(self, model: str, device: str) -> None:
@@ -116,10 +129,45 @@ class ModelWorker:
             self._unload()
             self._set_status(ModelStatus(ModelState.UNLOADED, spec[0]))
 
-    def compress(
-        self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]
-    ) -> Future[CompressionResult]:
-        return self._executor.submit(self._run_and_trim, job, progress, lambda: cancelled() or self._closing.is_set())
+    def compress(self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]) -> Future[Finished]:
+        """Run ``job`` after the jobs before it; a warm-up under way is waited for, not repeated."""
+        if self.status.state is ModelState.LOADING or self._warm_up_queued:
+            progress(f"Waiting for the model {self._spec[0]} to load", None)
+        submitted = (time.perf_counter(), self._load_seconds_total)
+        return self._executor.submit(
+            self._run_and_trim, job, progress, lambda: cancelled() or self._closing.is_set(), submitted
+        )
+
+    def needs_load(self) -> bool:
+        """Whether a warm-up would load anything: not loaded, not loading, not known to fail."""
+        with self._lock:
+            spec, failure = self._spec, self._failure
+        if self._warm_up_queued or self.status.state is ModelState.LOADING:
+            return False
+        if failure is not None and failure[0] == spec:
+            return False
+        return not (self._compressor is not None and self._loaded_spec == spec)
+
+    def warm_up(self) -> Future[bool]:
+        """Load the configured model on the model thread, ahead of the first compression.
+
+        Answers whether it loaded anything (False: it was there already, or the server is
+        closing); raises ``ModelLoadError`` as a compression would. A compression submitted
+        meanwhile queues behind it and finds the model loaded.
+        """
+        self._warm_up_queued = True
+
+        def run() -> bool:
+            try:
+                if self._closing.is_set():
+                    return False
+                before = self._load_seconds_total
+                self._ensure_loaded(lambda message, percentage: None)
+                return self._load_seconds_total != before
+            finally:
+                self._warm_up_queued = False
+
+        return self._executor.submit(run)
 
     def restart(self) -> Future[None]:
         """Drop the model and any remembered load failure, then load again."""
@@ -172,19 +220,22 @@ class ModelWorker:
             _limit_torch_threads()
             compressor = Compressor.load(model, device=device)
         except Exception as exc:
-            message = _load_failure_message(model, exc, isinstance(exc, LinguaError), device)
+            self._load_seconds_total += time.perf_counter() - started
+            message, setting = _load_failure_message(model, exc, isinstance(exc, LinguaError), device)
             with self._lock:
                 self._failure = (spec, message)
             log.warning("model %s failed to load: %s", model, exc)
-            self._set_status(ModelStatus(ModelState.FAILED, model, device, message=message))
+            self._set_status(ModelStatus(ModelState.FAILED, model, device, message=message, setting=setting))
             raise ModelLoadError(message) from exc
         import torch
 
+        seconds = time.perf_counter() - started
+        self._load_seconds_total += seconds
         log.info(
             "model %s loaded on %s in %.1f s; compressing on %d torch threads",
             model,
             compressor.lm.device,
-            time.perf_counter() - started,
+            seconds,
             torch.get_num_threads(),
         )
         gc.freeze()  # the model's objects live on: keep them out of every later collection
@@ -193,16 +244,24 @@ class ModelWorker:
         self._set_status(ModelStatus(ModelState.READY, model, str(compressor.lm.device), method))
         return compressor
 
-    def _run_and_trim(self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]) -> CompressionResult:
+    def _run_and_trim(
+        self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool], submitted: tuple[float, float]
+    ) -> Finished:
         try:
-            return self._run(job, progress, cancelled)
+            return self._run(job, progress, cancelled, submitted)
         finally:
             release_memory()
 
-    def _run(self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool]) -> CompressionResult:
+    def _run(
+        self, job: CompressJob, progress: Progress, cancelled: Callable[[], bool], submitted: tuple[float, float]
+    ) -> Finished:
         if cancelled():
             raise JobCancelled
         compressor = self._ensure_loaded(progress)
+        # Loading done since the job came (its own, or a warm-up's it queued behind), but never
+        # more than the job has waited: a warm-up may have started before it.
+        submitted_at, loaded_before = submitted
+        load_seconds = min(self._load_seconds_total - loaded_before, time.perf_counter() - submitted_at)
         if cancelled():
             raise JobCancelled
         from lingua_core import CompressionCancelled, LLMLinguaOptions, Prompt
@@ -218,7 +277,7 @@ class ModelWorker:
         try:
             # The engine picks what runs: the model's method for "auto", and for a
             # question-aware method the selection's trailing question (or the plain form).
-            return compressor.compress(
+            result = compressor.compress(
                 Prompt.from_text(job.text),
                 rate=job.rate,
                 target_tokens=job.target_tokens,
@@ -232,6 +291,7 @@ class ModelWorker:
             )
         except CompressionCancelled:
             raise JobCancelled from None
+        return Finished(result, load_seconds)
 
 
 def release_memory() -> None:
@@ -281,8 +341,8 @@ def _limit_torch_threads() -> None:
         torch.set_num_threads(threads)
 
 
-def _load_failure_message(model: str, exc: Exception, explained: bool, device: str = "auto") -> str:
-    """The fix first: users read one line of a pop-up; it points at the setting at fault."""
+def _load_failure_message(model: str, exc: Exception, explained: bool, device: str = "auto") -> tuple[str, str]:
+    """The fix first (users read one line of a pop-up), and the setting at fault."""
     from lingua_core.errors import DeviceError
 
     reason = str(exc) if explained else f"{type(exc).__name__}: {exc}"
@@ -291,10 +351,10 @@ def _load_failure_message(model: str, exc: Exception, explained: bool, device: s
             f"Lingua could not use the device {device!r}: {reason} "
             "Fix: set lingua.device to 'auto' (the fastest this machine has) or 'cpu'. "
             "Token counts and hovers keep working meanwhile."
-        )
+        ), "lingua.device"
     return (
         f"Lingua could not load the compression model {model!r}: {reason} "
-        "Fix: set lingua.model to 'embedded' (run `lingua prepare` once if it is missing), "
-        "a local model folder, or a .gguf file; then run 'Lingua: Restart Model'. "
+        "Fix: set lingua.model to 'embedded' (if it is missing, run `lingua prepare` once and restart "
+        "Lingua's server), a local model folder, or a .gguf file. "
         "Token counts and hovers keep working meanwhile."
-    )
+    ), "lingua.model"

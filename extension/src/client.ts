@@ -7,12 +7,14 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  ShowMessageRequest,
   State,
   TransportKind,
   WorkDoneProgress,
 } from 'vscode-languageclient/node';
 import { describeSource, explainFailure } from './logic/interpreter';
 import { needsRestart, toServerSettings } from './logic/settings';
+import { openSettings, showServerMessage } from './messages';
 import { ClientCommands, type ModelStatus, ModelStatusNotification } from './protocol';
 import { findInterpreter, serverEnv } from './python';
 import type { Disposable } from './util';
@@ -83,7 +85,7 @@ export class LinguaServer implements vscode.Disposable {
       this.log(message);
       void vscode.window.showErrorMessage(message, 'Open Settings', 'Show Log').then((pick) => {
         if (pick === 'Open Settings') {
-          void vscode.commands.executeCommand('workbench.action.openSettings', 'lingua.python');
+          void openSettings(['lingua.python']);
         } else if (pick === 'Show Log') {
           this.output.show(true);
         }
@@ -114,6 +116,8 @@ export class LinguaServer implements vscode.Disposable {
     };
     const client = new LanguageClient('lingua', 'Lingua', serverOptions, clientOptions);
     this.client = client;
+    // Registered before start, so it replaces the client's default handler: "Open Settings".
+    client.onRequest(ShowMessageRequest.type, showServerMessage);
     client.onNotification(ModelStatusNotification, (status: ModelStatus) => {
       this.log(`model ${status.model}: ${status.state}${status.message !== undefined ? ` (${status.message})` : ''}`);
       this.modelEmitter.fire(status);

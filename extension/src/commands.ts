@@ -2,9 +2,9 @@
 import * as vscode from 'vscode';
 import type { LinguaServer } from './client';
 import { currentSettings, errorMessage } from './client';
-import { formatInt, formatUsd } from './logic/format';
+import { compressionSummary, formatInt, formatUsd } from './logic/format';
 import { type Amount, type PickItem, argumentToAmount, describeAmount, parseRate, parseTargetTokens, pickItems, pickToAmount } from './logic/requests';
-import { appliedSummary, showApplied } from './feedback';
+import { showApplied } from './feedback';
 import { reportFailure, withServerProgress } from './progress';
 import { Commands, type CompressArgs, type CompressResult, type CountTokensResult } from './protocol';
 import type { TokenStatus } from './statusBar';
@@ -81,7 +81,7 @@ async function compressSelection(server: LinguaServer, tokens: TokenStatus, arg:
     return;
   }
   const r = outcome.value;
-  server.log(`compress ${doc.uri.toString()}: ${appliedSummary(r)}; applied=${String(r.applied)}${r.reason !== undefined ? ` (${r.reason})` : ''}`);
+  server.log(`compress ${doc.uri.toString()}: ${compressionSummary(r)}; applied=${String(r.applied)}${r.reason !== undefined ? ` (${r.reason})` : ''}`);
   if (r.applied) {
     showApplied({ ...r, uri: doc.uri.toString(), range: r.insertedRange });
   } else {

@@ -4,6 +4,7 @@ import { LinguaServer } from './client';
 import { registerCommands } from './commands';
 import { registerFeedback } from './feedback';
 import { HeatView } from './heat';
+import { registerMessages } from './messages';
 import { PreviewController } from './preview';
 import { ModelStatusItem, TokenStatus } from './statusBar';
 
@@ -22,6 +23,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     new HeatView(server),
     ...registerCommands(server, tokens),
     ...registerFeedback(),
+    ...registerMessages(),
   );
   await server.start();
 }

@@ -2,7 +2,7 @@
 // a light-bulb action, the quick fix): the "N → M tokens" message, and the new text scrolled
 // into view and briefly highlighted, so the result is never left off-screen.
 import * as vscode from 'vscode';
-import { formatInt } from './logic/format';
+import { compressionSummary } from './logic/format';
 import { ClientCommands, type CompressionApplied } from './protocol';
 import { type Disposable, toRange } from './util';
 
@@ -13,13 +13,9 @@ const highlight = vscode.window.createTextEditorDecorationType({
   isWholeLine: false,
 });
 
-export function appliedSummary(r: Omit<CompressionApplied, 'uri' | 'range'>): string {
-  return `${formatInt(r.originTokens)} → ${formatInt(r.compressedTokens)} tokens (${r.ratio.toFixed(1)}x, ${r.method}) in ${r.seconds.toFixed(1)} s`;
-}
-
 /** The message, then the new text selected, revealed (centred if it is off-screen) and highlighted. */
 export function showApplied(applied: CompressionApplied): void {
-  vscode.window.setStatusBarMessage(`$(check) Lingua: ${appliedSummary(applied)}`, 8000);
+  vscode.window.setStatusBarMessage(`$(check) Lingua: ${compressionSummary(applied)}`, 8000);
   const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === applied.uri);
   if (editor === undefined) {
     return;

@@ -1,13 +1,15 @@
 // "Lingua: Preview Compression": a diff editor, original vs compressed, with Apply and Discard.
 // Apply never applies a stale result: only when the document's version is still the one the
 // preview was computed on (checked right before the edit, nothing asynchronous in between).
+// Code actions that rewrite a whole document (the over-budget quick fix) open it too, with
+// their range and version as the command's argument.
 import * as vscode from 'vscode';
 import type { LinguaServer } from './client';
 import { currentSettings } from './client';
 import { askAmount, selectionOrTell } from './commands';
 import { showApplied } from './feedback';
-import { formatInt } from './logic/format';
-import { argumentToAmount, describeAmount } from './logic/requests';
+import { compressionSummary, formatInt } from './logic/format';
+import { type Amount, type Target, argumentToAmount, argumentToTarget, describeAmount } from './logic/requests';
 import { reportFailure, withServerProgress } from './progress';
 import { Commands, type PreviewArgs, type PreviewResult } from './protocol';
 import type { TokenStatus } from './statusBar';
@@ -48,7 +50,13 @@ export class PreviewController implements vscode.Disposable, vscode.TextDocument
     return this.texts.get(uri.toString()) ?? '';
   }
 
+  /** Previews a code action's target (see {@link argumentToTarget}), else the selection. */
   async preview(arg: unknown): Promise<void> {
+    const given = argumentToTarget(arg);
+    if (given !== undefined) {
+      await this.previewTarget(given);
+      return;
+    }
     const target = selectionOrTell('preview');
     if (target === undefined) {
       return;
@@ -59,13 +67,27 @@ export class PreviewController implements vscode.Disposable, vscode.TextDocument
       return;
     }
     const doc = editor.document;
-    const request: PreviewArgs = { uri: doc.uri.toString(), range: lspRange(selection), ...amount };
+    await this.run(doc.uri, { uri: doc.uri.toString(), range: lspRange(selection), ...amount }, amount);
+  }
+
+  private async previewTarget(target: Target): Promise<void> {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.uri);
+    if (doc === undefined) {
+      void vscode.window.showInformationMessage('Lingua: that document is no longer open; nothing was changed.');
+      return;
+    }
+    // The version the action was offered for: the server refuses a document that changed since.
+    const request: PreviewArgs = { uri: target.uri, range: target.range, ...target.amount };
+    await this.run(doc.uri, target.version === undefined ? request : { ...request, version: target.version }, target.amount);
+  }
+
+  private async run(documentUri: vscode.Uri, request: PreviewArgs, amount: Amount): Promise<void> {
     const outcome = await withServerProgress<PreviewResult>(this.server, `Lingua: previewing ${describeAmount(amount)}`, Commands.preview, request);
     if (!outcome.ok) {
       reportFailure(this.server, 'the preview', outcome);
       return;
     }
-    await this.show(doc.uri, outcome.value);
+    await this.show(documentUri, outcome.value);
   }
 
   private async show(documentUri: vscode.Uri, result: PreviewResult): Promise<void> {
@@ -80,7 +102,7 @@ export class PreviewController implements vscode.Disposable, vscode.TextDocument
     await vscode.commands.executeCommand('setContext', 'lingua.previewOpen', true);
     const summary = `${formatInt(result.originTokens)} → ${formatInt(result.compressedTokens)} tokens, ${result.ratio.toFixed(1)}x`;
     await vscode.commands.executeCommand('vscode.diff', left, right, `${base}: original ↔ compressed (${summary})`, { preview: false });
-    const pick = await vscode.window.showInformationMessage(`Lingua preview: ${summary} (${result.method}, ${result.seconds.toFixed(1)} s).`, 'Apply', 'Discard');
+    const pick = await vscode.window.showInformationMessage(`Lingua preview: ${compressionSummary(result)}.`, 'Apply', 'Discard');
     // The message may outlive the preview (a newer preview, or Apply from the title bar).
     if (!this.isCurrent(id)) {
       return;
@@ -89,6 +111,7 @@ export class PreviewController implements vscode.Disposable, vscode.TextDocument
       await this.apply();
     } else if (pick === 'Discard') {
       await this.discard();
+      vscode.window.setStatusBarMessage('Lingua: compression discarded; the document is unchanged', 4000);
     }
   }
 

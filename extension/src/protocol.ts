@@ -20,7 +20,26 @@ export const Commands = {
 /** Commands the client runs itself, declared to the server in `initializationOptions.clientCommands`. */
 export const ClientCommands = {
   compressionApplied: 'lingua.compressionApplied',
+  /** Code actions that rewrite a whole document carry this command: the diff first, then Apply. */
+  previewCompression: 'lingua.previewCompression',
+  /** Messages about a setting get `window/showMessageRequest` with an {@link OpenSettingsAction}. */
+  openSettings: 'lingua.openSettings',
 } as const;
+
+/** The "Open Settings" action of a server message: the `lingua.*` keys at fault. */
+export interface OpenSettingsAction {
+  title: string;
+  settings: string[];
+}
+
+/** The argument of `lingua.previewCompression` in a code action: what to compress, of which version. */
+export interface PreviewTarget {
+  uri: string;
+  range: LspRange;
+  version: number | null;
+  rate?: number;
+  targetTokens?: number;
+}
 
 /** The argument of `lingua.compressionApplied`: the new text's range once the edit is in. */
 export interface CompressionApplied {
@@ -31,6 +50,8 @@ export interface CompressionApplied {
   ratio: number;
   method: string;
   seconds: number;
+  /** Seconds the compression waited for the model to load (0 when it was loaded). */
+  loadSeconds?: number;
 }
 
 export interface CompressArgs {
@@ -50,6 +71,7 @@ export interface CompressResult {
   compressedTokens: number;
   ratio: number;
   seconds: number;
+  loadSeconds?: number;
   method: string;
   model: string;
   version: number;
@@ -60,6 +82,8 @@ export interface CompressResult {
 export interface PreviewArgs {
   uri: string;
   range: LspRange;
+  /** Refused with ContentModified when the document is no longer at this version. */
+  version?: number;
   rate?: number;
   targetTokens?: number;
 }
@@ -71,6 +95,7 @@ export interface PreviewResult {
   compressedTokens: number;
   ratio: number;
   seconds: number;
+  loadSeconds?: number;
   method: string;
   model: string;
   uri: string;
@@ -130,6 +155,8 @@ export interface ModelStatus {
   device?: string;
   method?: string;
   message?: string;
+  /** When failed: the setting to fix (`lingua.model` or `lingua.device`). */
+  setting?: string;
 }
 
 /** LSP error codes the contract uses. */

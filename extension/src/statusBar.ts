@@ -32,7 +32,11 @@ export class TokenStatus implements vscode.Disposable {
     this.item.name = 'Lingua token count';
     this.item.command = 'lingua.showTokenCount';
     this.disposables.push(
-      vscode.window.onDidChangeActiveTextEditor(() => { this.schedule(); }),
+      // A newly opened or focused file is counted at once; selections and typing come in bursts.
+      vscode.window.onDidChangeActiveTextEditor(() => {
+        this.schedule.cancel();
+        void this.refresh();
+      }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         if (e.textEditor === vscode.window.activeTextEditor) {
           this.schedule();
@@ -137,11 +141,14 @@ export class TokenStatus implements vscode.Disposable {
   }
 }
 
-/** The model's state from `lingua/modelStatus`, with window progress while it loads. */
+/**
+ * The model's state from `lingua/modelStatus` (a spinner while it loads). The load's progress
+ * is the server's: its warm-up reports `$/progress`, a compression's load shows in the
+ * compression's notification.
+ */
 export class ModelStatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('lingua.model', vscode.StatusBarAlignment.Right, 99);
   private readonly disposables: Disposable[] = [this.item];
-  private endLoading: (() => void) | undefined;
 
   constructor(server: LinguaServer) {
     this.item.name = 'Lingua model status';
@@ -164,10 +171,8 @@ export class ModelStatusItem implements vscode.Disposable {
     if (state === 'starting') {
       this.show('starting', 'Lingua: starting the server…');
     } else if (state === 'failed') {
-      this.stopLoading();
       this.show('failed', 'Lingua: the server could not start. Click for the log.');
     } else if (state === 'stopped') {
-      this.stopLoading();
       this.show('stopped', 'Lingua: the server is stopped. Run "Lingua: Restart Server".');
     } else if (this.item.text === modelStatusText('starting')) {
       this.show('unloaded', 'Lingua: server running; the model loads on first use.');
@@ -182,33 +187,9 @@ export class ModelStatusItem implements vscode.Disposable {
       status.message,
     ].filter((l): l is string => l !== undefined);
     this.show(status.state, `Lingua model ${status.state}\n${details.join('\n')}\nClick for the server log.`);
-    if (status.state === 'loading') {
-      this.startLoading(status.model);
-    } else {
-      this.stopLoading();
-    }
-  }
-
-  private startLoading(model: string): void {
-    if (this.endLoading !== undefined) {
-      return;
-    }
-    void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `Lingua: loading model ${model}` },
-      () =>
-        new Promise<void>((resolve) => {
-          this.endLoading = resolve;
-        }),
-    );
-  }
-
-  private stopLoading(): void {
-    this.endLoading?.();
-    this.endLoading = undefined;
   }
 
   dispose(): void {
-    this.stopLoading();
     for (const d of this.disposables) {
       d.dispose();
     }

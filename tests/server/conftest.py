@@ -69,6 +69,8 @@ class Editor:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     applied: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
     publications: list[types.PublishDiagnosticsParams] = field(default_factory=list)
+    # window/showMessageRequest as sent (dicts: the "Open Settings" action's extra keys kept)
+    message_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def open(self, path: Path, text: str | None = None, language: str = "markdown") -> str:
         uri = path.as_uri()
@@ -167,8 +169,25 @@ class Editor:
                 await asyncio.wait_for(waiter, min(0.25, remaining))
 
 
+def _converter() -> Any:
+    """pygls' converter with two fixes for a client's reading: message actions stay as sent
+    (dicts: a plain ``MessageActionItem`` would drop the keys of Lingua's "Open Settings"
+    action), and a code action that carries a command is a ``CodeAction`` (lsprotocol reads
+    any object with a ``command`` key as a ``Command``, with the command object as its name)."""
+    made = default_converter()
+    made.register_structure_hook(types.MessageActionItem, lambda raw, _: raw)
+
+    def command_or_action(raw: Any, _: Any) -> types.Command | types.CodeAction:
+        if isinstance(raw.get("command"), str):
+            return made.structure(raw, types.Command)  # type: ignore[no-any-return]
+        return made.structure(raw, types.CodeAction)  # type: ignore[no-any-return]
+
+    made.register_structure_hook(types.Command | types.CodeAction, command_or_action)
+    return made
+
+
 def make_client(editor_box: list[Editor]) -> LanguageClient:
-    client = LanguageClient(converter_factory=default_converter)
+    client = LanguageClient(converter_factory=_converter)
 
     def publish_diagnostics(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
         """pytest-lsp's own handler keeps only the latest; tests that count publications need each."""
@@ -186,6 +205,12 @@ def make_client(editor_box: list[Editor]) -> LanguageClient:
         ok, reason = editor.apply(params.edit)
         return types.ApplyWorkspaceEditResult(applied=ok, failure_reason=reason)
 
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def show_message_request(params: types.ShowMessageRequestParams) -> None:
+        """Recorded as sent; answered as a user who closes the message."""
+        sent = {"type": params.type, "message": params.message, "actions": list(params.actions or [])}
+        editor_box[0].message_requests.append(sent)
+
     @client.feature("lingua/modelStatus")
     def model_status(params: Any) -> None:
         status = params._asdict() if hasattr(params, "_asdict") else dict(params)  # pygls makes dicts namedtuples
@@ -202,15 +227,19 @@ async def session(
     root: Path | None = None,
     env: dict[str, str] | None = None,
     client_commands: list[str] | None = None,
+    warm_up: bool = False,
 ) -> AsyncIterator[Editor]:
     """A started, initialized server and the editor talking to it; shut down afterwards.
-    ``client_commands``: commands the client says it runs itself, as the VS Code client does."""
+    ``client_commands``: commands the client says it runs itself, as the VS Code client does.
+    ``warm_up``: the ``warmUp`` setting, off unless a test is about it (else every session
+    that opens a prompt file would load the model in the background)."""
     box: list[Editor] = []
     client = make_client(box)
     editor = Editor(client)
     box.append(editor)
+    settings = {"warmUp": warm_up, **(settings or {})}
     if configuration is not None:
-        client.set_configuration(configuration, section="lingua")
+        client.set_configuration({"warmUp": warm_up, **configuration}, section="lingua")
     await client.start_io(*SERVER, env={**os.environ, **(env or {})}, cwd=str(ROOT))
     caps = client_capabilities(capabilities)
     folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
@@ -218,10 +247,9 @@ async def session(
         types.InitializeParams(
             capabilities=caps,
             initialization_options={
-                **({"settings": settings} if settings is not None else {}),
+                "settings": settings,
                 **({"clientCommands": client_commands} if client_commands is not None else {}),
-            }
-            or None,
+            },
             workspace_folders=folders,
             root_uri=root.as_uri() if root else None,
         )

@@ -168,7 +168,9 @@ async def test_settings_change_updates_hover_and_diagnostics(prompts_dir: Path, 
     async with session(configuration=configuration, root=prompts_dir.parent) as editor:
         uri = editor.open(path)
         assert await editor.diagnostics_for(uri, count=0) == []
-        editor.client.set_configuration({"tokenBudget": 10, "targetModel": "gpt-4", "rate": 0.5}, section="lingua")
+        editor.client.set_configuration(
+            {"tokenBudget": 10, "targetModel": "gpt-4", "rate": 0.5, "warmUp": False}, section="lingua"
+        )
         editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
         found = await editor.diagnostics_for(uri, count=1)
         assert found[0].data["budget"] == 10
@@ -180,7 +182,9 @@ async def test_settings_change_updates_hover_and_diagnostics(prompts_dir: Path, 
         assert "estimate" not in value
         assert (await editor.command("lingua.countTokens", {"uri": uri}))["approximate"] is False
         # Claude's tokenizer does not run here: o200k_base stands in, and every count says so
-        editor.client.set_configuration({"tokenBudget": 10, "targetModel": "claude-sonnet-4-5"}, section="lingua")
+        editor.client.set_configuration(
+            {"tokenBudget": 10, "targetModel": "claude-sonnet-4-5", "warmUp": False}, section="lingua"
+        )
         editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
         for _ in range(50):
             answer = await editor.command("lingua.countTokens", {"uri": uri})
@@ -200,7 +204,7 @@ async def test_settings_pushed_without_configuration_support(prompts_dir: Path) 
     async with session("neovim@v0.7.0", root=prompts_dir.parent) as editor:
         uri = editor.open(path)
         assert await editor.diagnostics_for(uri, count=0) == []
-        settings = {"lingua": {"tokenBudget": 2}}
+        settings = {"lingua": {"tokenBudget": 2, "warmUp": False}}
         editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
         found = await editor.diagnostics_for(uri, count=1)
         assert found[0].data["budget"] == 2

@@ -81,6 +81,8 @@ async def test_resolve_fills_a_versioned_edit_that_is_shorter_and_keeps_placehol
     assert resolved.command is not None and resolved.command.command == "lingua.compressionApplied"
     (applied,) = resolved.command.arguments or []
     assert applied["uri"] == uri and applied["compressedTokens"] < applied["originTokens"]
+    # the first compression loaded the model: said apart from the compression's own time
+    assert applied["loadSeconds"] > 0.1 and applied["seconds"] > 0
     inserted = editor.client.protocol._converter.structure(applied["range"], types.Range)
     assert new_text[slice(*editor.offsets(uri, inserted))] == compressed
 
@@ -107,6 +109,7 @@ async def test_compress_command_applies_through_the_editor(editor: Editor) -> No
     assert result["version"] == 1
     assert result["ratio"] > 1.3 and result["compressedTokens"] < result["originTokens"]
     assert result["method"] == "llmlingua" and "SmolLM2" in result["model"]
+    assert result["loadSeconds"] == 0  # the model was there
     loaded = [m for m in editor.client.log_messages if m.message.startswith("INFO server.worker: model")]
     assert loaded and all(m.type == types.MessageType.Info for m in loaded), editor.client.log_messages
     assert editor.versions[uri] == 2 and len(editor.applied) >= 1
@@ -310,6 +313,29 @@ async def test_to_fit_action_and_budget_quick_fix_hit_the_target(editor: Editor)
     assert await editor.diagnostics_for(uri, count=0) == []
     editor.client.set_configuration({}, section="lingua")
     editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+
+
+async def test_the_budget_quick_fix_argument_previews_without_editing(editor: Editor) -> None:
+    """What the client's preview sends for the quick fix (its argument, with the version):
+    the whole file compressed to the target, nothing applied, the version it belongs to."""
+    path = _prompts(editor) / "whole.prompt.md"
+    body = "Answer the customer about order {order_id} politely, and never promise a refund. " * 6
+    path.write_text(body + "\n", encoding="utf-8")
+    editor.client.set_configuration({"tokenBudget": 50}, section="lingua")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    try:
+        uri = editor.open(path)
+        (fix,) = await editor.actions(uri, 0, 0, await editor.diagnostics_for(uri, count=1))
+        applied_before = len(editor.applied)
+        preview = await editor.command("lingua.preview", fix.data)
+        assert preview["version"] == fix.data["version"] == editor.versions[uri]  # type: ignore[index]
+        assert preview["originalText"] == editor.texts[uri] == body + "\n"
+        assert preview["compressedTokens"] <= 50 < preview["originTokens"]
+        assert "{order_id}" in preview["compressedText"] and preview["loadSeconds"] == 0
+        assert len(editor.applied) == applied_before and editor.versions[uri] == 1
+    finally:
+        editor.client.set_configuration({}, section="lingua")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
 
 
 async def test_restart_model(editor: Editor) -> None:

@@ -36,6 +36,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
         "keepCodeBlocks": False,
         "unprotect": ["numbers", "format-lines"],
         "python": "/usr/bin/python3",
+        "warmUp": False,
         "somethingNew": 1,
         "rate ": 3,
     }
@@ -45,7 +46,7 @@ def test_valid_values_are_taken_and_unknown_keys_ignored() -> None:
     assert settings.method == "llmlingua2" and settings.rate == 0.5 and settings.token_budget == 1200
     assert settings.prompt_files == ("**/*.txt",) and settings.preserve == (r"\bSKU-\d+\b",)
     assert settings.keep_code_blocks is False and settings.rank_method == "bm25"
-    assert settings.unprotect == ("numbers", "format-lines")
+    assert settings.unprotect == ("numbers", "format-lines") and settings.warm_up is False
     assert settings.usd_per_million == 3.0 and settings.context_window == 200_000
 
 
@@ -62,11 +63,14 @@ def test_invalid_values_fall_back_one_by_one() -> None:
         "unprotect": ["numbers", "everything"],
         "promptFiles": "*.md",
         "model": "",
+        "warmUp": "yes",
     }
     settings, problems = parse_settings(raw)
     assert settings == Settings()
     assert len(problems) == len(raw)
-    assert any("lingua.targetModel" in p and "unknown target model" in p for p in problems)
+    assert any("lingua.targetModel" in p.text and "unknown target model" in p.text for p in problems)
+    # each names its key, where the message's "Open Settings" button goes
+    assert sorted(p.setting for p in problems) == sorted(f"lingua.{key}" for key in raw)
 
 
 def test_null_means_default_and_non_object_is_refused() -> None:
@@ -126,14 +130,15 @@ def test_a_method_the_model_cannot_run_is_refused_when_set(tmp_path: Path) -> No
     # settings change, named, with "auto" kept, instead of failing at the first compression.
     settings, problems = parse_settings({"method": "llmlingua2"})
     assert settings.method == "auto"
-    assert len(problems) == 1 and "lingua.method 'llmlingua2' needs a token-classification model" in problems[0]
+    assert len(problems) == 1 and "lingua.method 'llmlingua2' needs a token-classification model" in problems[0].text
+    assert problems[0].setting == "lingua.method"
     classifier = tmp_path / "classifier"
     classifier.mkdir()
     (classifier / "config.json").write_text(json.dumps({"architectures": ["XLMRobertaForTokenClassification"]}))
     settings, problems = parse_settings({"method": "llmlingua2", "model": str(classifier)})
     assert (settings.method, problems) == ("llmlingua2", [])
     settings, problems = parse_settings({"method": "longllmlingua", "model": str(classifier)})
-    assert settings.method == "auto" and "needs a causal LM" in problems[0]
+    assert settings.method == "auto" and "needs a causal LM" in problems[0].text
     # a hub id cannot be read without loading it: left to the load, which explains itself
     assert parse_settings({"method": "llmlingua2", "model": "someorg/some-model"})[1] == []
 

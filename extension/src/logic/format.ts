@@ -75,6 +75,31 @@ export function statusTooltip(file: TokenCount | undefined, selection: TokenCoun
   return lines.join('\n');
 }
 
+/** The numbers of a finished compression, as every result and feedback carries them. */
+export interface CompressionNumbers {
+  readonly originTokens: number;
+  readonly compressedTokens: number;
+  readonly ratio: number;
+  readonly method: string;
+  readonly seconds: number;
+  readonly loadSeconds?: number | undefined;
+}
+
+/**
+ * "1,430 → 477 tokens (3.0x, llmlingua) in 5.2 s", plus "(+ 11.6 s loading the model)" when
+ * the compression waited for a load: the user waited for both, so both are told.
+ */
+export function compressionSummary(r: CompressionNumbers): string {
+  const load = r.loadSeconds !== undefined && r.loadSeconds >= 0.05 ? ` (+ ${r.loadSeconds.toFixed(1)} s loading the model)` : '';
+  return `${formatInt(r.originTokens)} → ${formatInt(r.compressedTokens)} tokens (${r.ratio.toFixed(1)}x, ${r.method}) in ${r.seconds.toFixed(1)} s${load}`;
+}
+
+/** The settings editor's search for `lingua.*` keys: exactly those settings (`@id:a,b`). */
+export function settingsQuery(keys: readonly string[]): string {
+  const ids = keys.filter((k) => /^lingua\.\w+$/.test(k));
+  return ids.length > 0 ? `@id:${ids.join(',')}` : 'lingua.';
+}
+
 export type ModelState = 'unloaded' | 'loading' | 'ready' | 'failed' | 'starting' | 'stopped';
 
 export function modelStatusText(state: ModelState): string {

@@ -1,4 +1,6 @@
-// Quick pick of "Lingua: Compress Selection…" to the request's rate / targetTokens: pure logic.
+// Quick pick of "Lingua: Compress Selection…" to the request's rate / targetTokens, and the
+// arguments commands get from elsewhere (code actions, keybindings): pure logic.
+import type { LspRange } from '../protocol';
 
 export type Amount = { readonly rate: number } | { readonly targetTokens: number };
 
@@ -132,4 +134,43 @@ export function describeAmount(amount: Amount): string {
   const factor = 1 / amount.rate;
   const shown = Math.abs(factor - Math.round(factor)) < 0.05 ? String(Math.round(factor)) : factor.toFixed(1);
   return `${shown}x (keep ${Math.round(amount.rate * 100)}%)`;
+}
+
+/** What a code action asks the preview to compress: a range of one version of a document. */
+export interface Target {
+  readonly uri: string;
+  readonly range: LspRange;
+  /** Undefined: whatever version the document has when the request arrives. */
+  readonly version: number | undefined;
+  readonly amount: Amount;
+}
+
+function isPosition(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) {
+    return false;
+  }
+  const { line, character } = p as { line?: unknown; character?: unknown };
+  return [line, character].every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
+}
+
+/**
+ * The `{uri, range, version, rate | targetTokens}` a code action passes to
+ * `lingua.previewCompression` (the server's action data); undefined for anything else, such as
+ * a bare amount from a keybinding, which applies to the selection.
+ */
+export function argumentToTarget(arg: unknown): Target | undefined {
+  if (typeof arg !== 'object' || arg === null) {
+    return undefined;
+  }
+  const o = arg as { uri?: unknown; range?: unknown; version?: unknown };
+  const range = o.range as { start?: unknown; end?: unknown } | null | undefined;
+  if (typeof o.uri !== 'string' || typeof range !== 'object' || range === null || !isPosition(range.start) || !isPosition(range.end)) {
+    return undefined;
+  }
+  const amount = argumentToAmount(arg);
+  if (amount === undefined) {
+    return undefined;
+  }
+  const version = typeof o.version === 'number' && Number.isInteger(o.version) ? o.version : undefined;
+  return { uri: o.uri, range: o.range as LspRange, version, amount };
 }

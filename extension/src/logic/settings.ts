@@ -16,6 +16,7 @@ export interface ServerSettings {
   preserve: string[];
   keepCodeBlocks: boolean;
   unprotect: string[];
+  warmUp: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
@@ -38,6 +39,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   preserve: [],
   keepCodeBlocks: true,
   unprotect: [],
+  warmUp: true,
 });
 
 /** Keys the server reads (the client-only `python` is not sent in initializationOptions). */
@@ -72,6 +74,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
   const rate = get('rate');
   const budget = get('tokenBudget');
   const keep = get('keepCodeBlocks');
+  const warmUp = get('warmUp');
   return {
     model: str('model', d.model),
     device: (DEVICE_RE.test(device) ? device : d.device) as Device,
@@ -84,6 +87,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     preserve: stringList(get('preserve')) ?? [...d.preserve],
     keepCodeBlocks: typeof keep === 'boolean' ? keep : d.keepCodeBlocks,
     unprotect: stringList(get('unprotect')) ?? [...d.unprotect],
+    warmUp: typeof warmUp === 'boolean' ? warmUp : d.warmUp,
   };
 }
 

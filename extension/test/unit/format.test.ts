@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type TokenCount, debounce, formatUsd, heatBucket, statusText, statusTooltip } from '../../src/logic/format';
+import { type TokenCount, compressionSummary, debounce, formatUsd, heatBucket, settingsQuery, statusText, statusTooltip } from '../../src/logic/format';
 
 const file: TokenCount = { tokens: 1234, encoding: 'o200k_base', targetModel: 'gpt-4o', costUsd: 0.0031, contextWindow: 128000 };
 const sel: TokenCount = { ...file, tokens: 56, costUsd: 0.00014 };
@@ -57,5 +57,30 @@ describe('debounce', () => {
     d.cancel();
     await new Promise((r) => setTimeout(r, 40));
     assert.deepEqual(calls, [3]);
+  });
+});
+
+describe('compressionSummary', () => {
+  const done = { originTokens: 1430, compressedTokens: 477, ratio: 2.998, method: 'llmlingua', seconds: 5.21 };
+
+  it('tells the model load apart from the compression, so the times add up to the wait', () => {
+    assert.equal(compressionSummary({ ...done, loadSeconds: 11.62 }), '1,430 → 477 tokens (3.0x, llmlingua) in 5.2 s (+ 11.6 s loading the model)');
+  });
+
+  it('says nothing about loading when the model was ready', () => {
+    assert.equal(compressionSummary({ ...done, loadSeconds: 0 }), '1,430 → 477 tokens (3.0x, llmlingua) in 5.2 s');
+    assert.equal(compressionSummary(done), '1,430 → 477 tokens (3.0x, llmlingua) in 5.2 s');
+  });
+});
+
+describe('settingsQuery', () => {
+  it('filters the Settings editor to exactly the keys at fault', () => {
+    assert.equal(settingsQuery(['lingua.method']), '@id:lingua.method');
+    assert.equal(settingsQuery(['lingua.rate', 'lingua.device']), '@id:lingua.rate,lingua.device');
+  });
+
+  it('falls back to all of Lingua for anything but a lingua.* key', () => {
+    assert.equal(settingsQuery(['lingua']), 'lingua.');
+    assert.equal(settingsQuery(['editor.fontSize; rm']), 'lingua.');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argumentToAmount, describeAmount, parseRate, parseTargetTokens, pickItems, pickToAmount } from '../../src/logic/requests';
+import { argumentToAmount, argumentToTarget, describeAmount, parseRate, parseTargetTokens, pickItems, pickToAmount } from '../../src/logic/requests';
 
 describe('pickItems', () => {
   it('offers 2x, 3x, 5x with the protocol rates, then fit and custom', () => {
@@ -94,5 +94,26 @@ describe('describeAmount', () => {
     assert.equal(describeAmount({ rate: 0.33 }), '3x (keep 33%)');
     assert.equal(describeAmount({ rate: 0.4 }), '2.5x (keep 40%)');
     assert.equal(describeAmount({ targetTokens: 1500 }), 'to fit 1,500 tokens');
+  });
+});
+
+describe('argumentToTarget', () => {
+  const range = { start: { line: 0, character: 0 }, end: { line: 40, character: 0 } };
+
+  it("reads a code action's argument: document, range, version and amount", () => {
+    assert.deepEqual(argumentToTarget({ uri: 'file:///p.prompt', range, version: 7, targetTokens: 900 }), {
+      uri: 'file:///p.prompt',
+      range,
+      version: 7,
+      amount: { targetTokens: 900 },
+    });
+    assert.equal(argumentToTarget({ uri: 'file:///p.prompt', range, version: null, rate: 0.5 })?.version, undefined);
+  });
+
+  it('leaves amounts without a document to the selection, and refuses broken ranges', () => {
+    assert.equal(argumentToTarget({ rate: 0.5 }), undefined);
+    assert.equal(argumentToTarget('3x'), undefined);
+    assert.equal(argumentToTarget({ uri: 'file:///p.prompt', range: { start: { line: -1, character: 0 }, end: range.end }, rate: 0.5 }), undefined);
+    assert.equal(argumentToTarget({ uri: 'file:///p.prompt', range, version: 1 }), undefined);
   });
 });

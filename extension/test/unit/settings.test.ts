@@ -52,6 +52,7 @@ describe('toServerSettings', () => {
       preserve: ['\\bJSON\\b'],
       keepCodeBlocks: false,
       unprotect: ['numbers', 'quotes'],
+      warmUp: false,
       python: '/usr/bin/python3',
     };
     const s = toServerSettings((k) => values[k]);
@@ -77,6 +78,7 @@ describe('toServerSettings', () => {
       preserve: 'not a list',
       keepCodeBlocks: 'yes',
       unprotect: 'numbers',
+      warmUp: 'no',
     };
     assert.deepEqual(toServerSettings((k) => values[k]), DEFAULT_SETTINGS);
     assert.equal(toServerSettings((k) => (k === 'rate' ? 1.5 : undefined)).rate, 0.33);
