@@ -14,15 +14,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 import cattrs
 from lsprotocol import types
 from pygls.protocol import default_converter
 
-if TYPE_CHECKING:
-    from .state import LinguaServer
+
+class MessageClient(Protocol):
+    """What showing a message needs of the server (the server's state imports this module)."""
+
+    client_commands: frozenset[str]
+
+    def window_show_message(self, params: types.ShowMessageParams) -> None: ...
+
+    def window_show_message_request(self, params: types.ShowMessageRequestParams) -> Future[Any]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,7 @@ def converter() -> cattrs.Converter:
     return made
 
 
-def show(server: LinguaServer, kind: types.MessageType, message: str, settings: Sequence[str]) -> None:
+def show(server: MessageClient, kind: types.MessageType, message: str, settings: Sequence[str]) -> None:
     """Show ``message``; with a button that opens ``settings`` when the client can do that.
 
     Never waits for the user: the answer only matters to the client, which acts on it itself.

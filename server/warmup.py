@@ -14,14 +14,27 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lsprotocol import types
+from pygls.progress import Progress
 
-from .worker import ModelLoadError
+from .settings import Settings
+from .worker import ModelLoadError, ModelWorker
 
-if TYPE_CHECKING:
-    from .state import LinguaServer
+
+class WarmingServer(Protocol):
+    """What a warm-up needs of the server (the server's state imports this module)."""
+
+    settings: Settings
+    worker: ModelWorker
+
+    @property
+    def work_done_progress(self) -> Progress: ...
+
+    @property
+    def supports_work_done_progress(self) -> bool: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +47,7 @@ WARM_UP_DELAY = 1.5
 class WarmUp:
     """Starts at most one background load at a time, on the model thread."""
 
-    def __init__(self, server: LinguaServer) -> None:
+    def __init__(self, server: WarmingServer) -> None:
         self._server = server
         self._timer: asyncio.TimerHandle | None = None
         self._running: asyncio.Task[None] | None = None
