@@ -24,8 +24,10 @@ class HoverFacts:
     section_tokens: int | None
     cached: CachedRatio | None
     cached_of: str = "section"  # or "paragraph": which text the cached compression was of
-    file_protected: int = 0  # tokens no compression drops (code, placeholders, facts)
-    section_protected: int = 0
+    # Tokens no compression drops (code, placeholders, facts); None while a big document's
+    # first count runs (the hover does not wait for it).
+    file_protected: int | None = 0
+    section_protected: int | None = 0
 
 
 def usd(value: float) -> str:
@@ -37,8 +39,10 @@ def usd(value: float) -> str:
     return f"${value:.6f}"
 
 
-def _row(label: str, tokens: int, protected: int, settings: Settings) -> str:
+def _row(label: str, tokens: int, protected: int | None, settings: Settings) -> str:
     price = settings.usd_per_million / 1_000_000
+    if protected is None:
+        return f"| {label} | {tokens:,} | {usd(tokens * price)} | … | … | … |"
     saved = tokens - projected_tokens(tokens, settings.rate, protected)
     return (
         f"| {label} | {tokens:,} | {usd(tokens * price)} | {saved:,} | {usd(saved * price)} | "
@@ -84,7 +88,9 @@ def render(facts: HoverFacts, settings: Settings, markdown: bool = True) -> str:
     if facts.section is not None and facts.section_tokens is not None:
         lines.append(_row(_section_label(facts.section), facts.section_tokens, facts.section_protected, settings))
     notes = []
-    if facts.file_tokens and facts.file_protected > round(facts.file_tokens * settings.rate):
+    if facts.file_protected is None or facts.section_protected is None:
+        notes.append("Savings: still finding the protected text of this large document.")
+    elif facts.file_tokens and facts.file_protected > round(facts.file_tokens * settings.rate):
         notes.append(
             f"{facts.file_protected:,} tokens of the file are protected (code, template fields, facts, "
             f"structure): it compresses to {facts.file_tokens / facts.file_protected:.1f}x at most."

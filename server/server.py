@@ -19,13 +19,10 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
-from lingua_core.projection import protected_tokens
-
 from . import actions, commands, hover
 from .compressions import CachedRatio
 from .documents import Document, Section, outline, paragraph_at, section_at
 from .jobs import RequestFailed, compress_range, stale_error, workspace_edit
-from .settings import protect_options
 from .state import MODEL_STATUS, LinguaServer, work_done_token
 
 log = logging.getLogger(__name__)
@@ -118,6 +115,7 @@ def create_server() -> LinguaServer:
     async def did_close(ls: LinguaServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.documents.close(uri)
+        ls.protected.forget(uri)
         ls.diagnostics.cancel(uri)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -168,20 +166,10 @@ def create_server() -> LinguaServer:
     return server
 
 
-def _protected(ls: LinguaServer, document: Document, start: int, end: int) -> int:
-    """Protected tokens of a range under the compression settings, once per document version."""
-    settings = ls.settings
-    key = repr((start, end, settings.encoding, settings.keep_code_blocks, settings.preserve, settings.unprotect))
-    memo = document.memo("protected")
-    found = memo.get(key)
-    if not isinstance(found, int):
-        protect = protect_options(settings.keep_code_blocks, settings.preserve, settings.unprotect)
-        found = protected_tokens(document.text[start:end], protect, settings.encoding)
-        memo[key] = found
-    return found
-
-
 async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> types.Hover:
+    def is_open(version: Document) -> bool:
+        return ls.documents.get(version.uri) is version
+
     memo = document.memo("outline")
     shape = memo.get("outline")
     if shape is None:
@@ -194,8 +182,12 @@ async def answer_hover(ls: LinguaServer, document: Document, offset: int) -> typ
         section,
         section_tokens,
         *_cached_ratio(ls, document, offset, section),
-        file_protected=_protected(ls, document, 0, len(document.text)),
-        section_protected=_protected(ls, document, section.start, section.end) if section else 0,
+        file_protected=await ls.protected.get(document, 0, len(document.text), ls.settings, is_open, "file"),
+        section_protected=(
+            await ls.protected.get(document, section.start, section.end, ls.settings, is_open, "section")
+            if section
+            else 0
+        ),
     )
     kind = types.MarkupKind.Markdown if ls.markdown_hover else types.MarkupKind.PlainText
     value = hover.render(facts, ls.settings, markdown=ls.markdown_hover)

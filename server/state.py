@@ -30,6 +30,7 @@ from .compressions import CompressionCache
 from .counting import Counters, Layout
 from .diagnostics import DiagnosticsScheduler, diagnose
 from .documents import Document, DocumentStore, is_prompt_file
+from .protected import ProtectedCounts
 from .settings import Settings, parse_settings, problems_message, with_target
 from .warmup import WarmUp
 from .worker import ModelState, ModelStatus, ModelWorker
@@ -131,6 +132,7 @@ class LinguaServer(LanguageServer):
         self.documents = DocumentStore()
         self.counters = Counters()
         self.compressions = CompressionCache()
+        self.protected = ProtectedCounts()
         self.worker = ModelWorker(self._status_from_worker)
         self.warm_up = WarmUp(self)
         self.diagnostics = DiagnosticsScheduler(self.publish_diagnostics)
@@ -298,6 +300,7 @@ class LinguaServer(LanguageServer):
         self.warm_up.cancel()
         self.worker.shutdown()
         self._count_executor.shutdown(wait=False, cancel_futures=True)
+        self.protected.shutdown()
 
     def shutdown(self) -> None:
         """Also when the client vanished without ``shutdown`` (stdin closed)."""
