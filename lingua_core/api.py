@@ -75,8 +75,9 @@ class Compressor:
         device: str = "auto",
         dtype: str | Any = "auto",
         allow_download: bool | None = None,
+        backend: str | None = None,
     ) -> Compressor:
-        return cls(load_model(model, device=device, dtype=dtype, allow_download=allow_download))
+        return cls(load_model(model, device=device, dtype=dtype, allow_download=allow_download, backend=backend))
 
     @property
     def kind(self) -> ModelKind:

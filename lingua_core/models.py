@@ -192,21 +192,79 @@ def hub_missing_message(spec: str) -> str:
     )
 
 
+BACKEND_ENV = "LINGUA_BACKEND"
+BACKENDS = ("auto", "native", "transformers")
+
+
+def resolve_backend(backend: str | None) -> str:
+    """``auto`` runs a plain Llama folder natively and everything else through transformers."""
+    chosen = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+    if chosen not in BACKENDS:
+        raise ModelError(f"Unknown backend {chosen!r}: use {', '.join(BACKENDS)} ({BACKEND_ENV}).")
+    return chosen
+
+
 def load_model(
     spec: str = EMBEDDED,
     device: str | Any = "auto",
     dtype: Any = "auto",
     allow_download: bool | None = None,
+    backend: str | None = None,
 ) -> LoadedModel:
-    """Load once; callers keep the result (the Compressor and the server do)."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+    """Load once; callers keep the result (the Compressor and the server do).
 
+    ``backend`` (default ``LINGUA_BACKEND``, else ``auto``): ``native`` runs a Llama folder on
+    plain torch (seconds faster to start; :mod:`lingua_core.native`), ``transformers`` loads
+    any architecture and is what training needs; ``auto`` takes the native runner whenever
+    it computes the folder's model exactly.
+    """
+    import torch
+
+    chosen = resolve_backend(backend)
     if allow_download is None:
         allow_download = allow_download_default()
     source, kwargs = resolve_spec(spec, allow_download)
     torch_device = device if isinstance(device, torch.device) else resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    if chosen != "transformers":
+        native = _load_native(spec, source, torch_device, torch_dtype, required=chosen == "native")
+        if native is not None:
+            return native
+    return _load_transformers(spec, source, kwargs, torch_device, torch_dtype)
+
+
+def _display_name(spec: str) -> str:
+    return "SmolLM2-135M-Instruct (embedded)" if spec == EMBEDDED else spec
+
+
+def _load_native(spec: str, source: str, device: Any, dtype: Any, required: bool) -> LoadedModel | None:
+    """The native runner for a local folder it computes exactly; None to go through transformers."""
+    from lingua_core.native.loading import NotNative, load_native
+
+    folder = Path(source)
+    if not folder.is_dir():
+        if required:
+            raise ModelError(f"The native backend runs local model folders only; {spec!r} is not one.")
+        return None
+    try:
+        model, tokenizer = load_native(folder, device, dtype)
+    except NotNative as exc:
+        if required:
+            raise ModelError(f"The native backend cannot run {spec!r}: {exc}. Use backend 'transformers'.") from exc
+        return None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"Cannot load model {spec!r}: {exc}") from exc
+    max_positions = int(getattr(model.config, "max_position_embeddings", None) or tokenizer.model_max_length)
+    return LoadedModel(
+        spec, _display_name(spec), ModelKind.CAUSAL_LM, model, tokenizer, device, dtype, min(max_positions, 1 << 20)
+    )
+
+
+def _load_transformers(
+    spec: str, source: str, kwargs: dict[str, Any], torch_device: Any, torch_dtype: Any
+) -> LoadedModel:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+
     common = {**kwargs, "trust_remote_code": False}
     try:
         config = AutoConfig.from_pretrained(source, **common)
@@ -235,10 +293,11 @@ def load_model(
         raise ModelError(f"Cannot load model {spec!r}: {exc}") from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"Model {spec!r} has no fast tokenizer (tokenizer.json); Lingua needs character offsets.")
-    model = model.to(torch_device)  # type: ignore[arg-type]
+    model = model.to(torch_device)
     model.eval()
     max_positions = int(
         getattr(config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048) or 2048
     )
-    name = "SmolLM2-135M-Instruct (embedded)" if spec == EMBEDDED else spec
-    return LoadedModel(spec, name, kind, model, tokenizer, torch_device, torch_dtype, min(max_positions, 1 << 20))
+    return LoadedModel(
+        spec, _display_name(spec), kind, model, tokenizer, torch_device, torch_dtype, min(max_positions, 1 << 20)
+    )

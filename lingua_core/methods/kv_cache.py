@@ -65,6 +65,16 @@ def cache_keyword(model: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def new_cache(model: Any) -> Any:
+    """An empty cache of the model's own kind: the native runner's, else transformers'."""
+    own = getattr(model, "new_cache", None)
+    if callable(own):
+        return own()
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -74,10 +84,8 @@ class CompressedCache:
     """A DynamicCache whose entries are only the kept tokens, at contiguous positions."""
 
     def __init__(self, model: Any) -> None:
-        from transformers import DynamicCache
-
         self.model = model
-        self.cache = DynamicCache(config=model.config)
+        self.cache = new_cache(model)
         self.rerotate = supports_rerotation(model)
         self.keyword = cache_keyword(model)
         rotary = model.model.rotary_emb if self.rerotate else None

@@ -303,7 +303,7 @@ def align(config: AlignConfig) -> dict[str, Any]:
     device = resolve_device(config.device)
     save_dtype = None if config.dtype == "auto" else resolve_dtype(config.dtype)  # a bad name fails before loading
     with quiet_transformers():
-        lm = load_model(config.model, device=device, dtype=torch.float32)
+        lm = load_model(config.model, device=device, dtype=torch.float32, backend="transformers")  # trains, saves
     save_dtype = save_dtype or _source_dtype(config.model)  # after loading: a hub model is in the cache now
     if lm.kind is not ModelKind.CAUSAL_LM:
         raise ModelError(f"{lm.name} is a token classifier; alignment tunes a causal LM (the LLMLingua scorer).")

@@ -381,7 +381,8 @@ class LocalTeacher:
             if self._loaded is None:
                 from lingua_core.models import load_model
 
-                loaded = load_model(self.spec, self.device, self.dtype, self.allow_download)
+                # generate() and the chat template are transformers'
+                loaded = load_model(self.spec, self.device, self.dtype, self.allow_download, backend="transformers")
                 if loaded.kind is not ModelKind.CAUSAL_LM:
                     raise ModelError(f"teacher {self.spec!r} is a token classifier; a teacher must be a causal LM")
                 if not getattr(loaded.tokenizer, "chat_template", None):
