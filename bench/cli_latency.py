@@ -4,6 +4,8 @@
 
 Rows, each a fresh `lingua compress PROMPT --rate 0.33 --json` process, timed from outside:
 - in-process (`--no-daemon`): imports, model load and compression in the command itself;
+- the same through transformers (`LINGUA_BACKEND=transformers`): what the native Llama
+  runner saves;
 - first call with the warm worker: the command starts the worker, which imports, loads and
   compresses (every worker stopped before each run);
 - repeated call: the worker is already warm.
@@ -58,9 +60,16 @@ def main() -> None:
     compress = ["compress", str(args.prompt), "--rate", "0.33", "--json"]
     try:
         call(env, *compress, "--no-daemon")  # page cache warm for every row alike
-        rows: dict[str, list[tuple[float, dict[str, Any]]]] = {"in-process": [], "first call": [], "repeated": []}
+        rows: dict[str, list[tuple[float, dict[str, Any]]]] = {
+            "in-process": [],
+            "in-process, transformers backend": [],
+            "first call": [],
+            "repeated": [],
+        }
+        through_transformers = {**env, "LINGUA_BACKEND": "transformers"}
         for _ in range(args.runs):
             rows["in-process"].append(call(env, *compress, "--no-daemon"))
+            rows["in-process, transformers backend"].append(call(through_transformers, *compress, "--no-daemon"))
             call(env, "daemon", "stop")
             rows["first call"].append(call(env, *compress))
             rows["repeated"].append(call(env, *compress))

@@ -133,10 +133,33 @@ class Document:
         if isinstance(change, types.TextDocumentContentChangePartial):
             start, end = self.offsets(change.range)
             self.text = self.text[:start] + change.text + self.text[end:]
+            if self._starts is not None:
+                self._starts = patched_line_starts(self._starts, self.text, start, end, len(change.text))
         else:
             self.text = change.text
-        self._starts = None
+            self._starts = None
         self._cache = {}
+
+
+def patched_line_starts(starts: list[int], text: str, start: int, end: int, inserted: int) -> list[int]:
+    """The line index after ``[start, end)`` was replaced by ``inserted`` characters, from the
+    one before: a keystroke in a 12 MB prompt must not rescan the file (37 ms per MB).
+
+    A line starts after every ``\n`` and after every ``\r`` not followed by ``\n``, so a start
+    depends only on the two characters before it: the starts before ``start`` stand, those
+    two or more characters after the old ``end`` move by the length difference, and the ones
+    between are found again in the new text.
+    """
+    new_end = start + inserted
+    head = starts[: bisect.bisect_left(starts, start)] or [0]
+    middle = [
+        match.end()
+        for match in _LINE_BREAK_RE.finditer(text, max(0, start - 1), min(len(text), new_end + 2))
+        if start <= match.end() <= new_end + 1 and match.end() > 0
+    ]
+    shift = inserted - (end - start)
+    tail = [old + shift for old in starts[bisect.bisect_left(starts, end + 2) :]]
+    return head + [s for s in middle if s > head[-1]] + tail
 
 
 class DocumentStore:

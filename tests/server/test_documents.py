@@ -7,7 +7,15 @@ import random
 import pytest
 from lsprotocol import types
 
-from server.documents import Document, DocumentStore, is_prompt_file, outline, paragraph_at, section_at
+from server.documents import (
+    Document,
+    DocumentStore,
+    is_prompt_file,
+    outline,
+    paragraph_at,
+    patched_line_starts,
+    section_at,
+)
 from server.settings import DEFAULT_PROMPT_FILES
 from tests.server.conftest import offset as reference_offset
 from tests.server.conftest import position as reference_position
@@ -73,8 +81,23 @@ def test_random_incremental_changes_match_a_reference(encoding: str) -> None:
         identifier = types.VersionedTextDocumentIdentifier(uri=uri, version=version)
         doc = store.change(types.DidChangeTextDocumentParams(text_document=identifier, content_changes=[change]))
         assert doc is not None and doc.text == text and doc.version == version
+        # the line index is patched per change, never rebuilt: it must equal a fresh one
+        assert doc.line_starts == Document(uri, text).line_starts
     pos = reference_position(text, len(text) // 2, encoding)
     assert doc.offset_at(pos) == reference_offset(text, pos, encoding)
+
+
+def test_a_patched_line_index_equals_a_fresh_one_around_split_line_breaks() -> None:
+    # Edits that join a \r to a \n, split a \r\n, or delete across breaks, at either edge.
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice("ab\r\n") for _ in range(rng.randint(0, 12)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        new = "".join(rng.choice("x\r\n") for _ in range(rng.randint(0, 4)))
+        edited = text[:start] + new + text[end:]
+        patched = patched_line_starts(Document("u", text).line_starts, edited, start, end, len(new))
+        assert patched == Document("u", edited).line_starts, (text, start, end, new)
 
 
 def test_full_change_replaces_the_text() -> None:
