@@ -68,7 +68,7 @@ class ProtectedCounts:
                 found = memo[key] = _count(document.text[start:end], settings)
             else:
                 count = self._count_if_current
-                found = memo[key] = self._executor.submit(count, document, start, end, settings, is_current)
+                found = memo[key] = self._executor.submit(count, document, start, end, settings, options, is_current)
         last_key = (document.uri, which, options)
         if isinstance(found, int):
             self._last[last_key] = found
@@ -90,14 +90,14 @@ class ProtectedCounts:
         return int(value)
 
     def _count_if_current(
-        self, document: Document, start: int, end: int, settings: Settings, is_current: IsCurrent
+        self, document: Document, start: int, end: int, settings: Settings, options: str, is_current: IsCurrent
     ) -> int | None:
         if not is_current(document):
             return None
-        return self._count_by_units(document.text[start:end], settings)
+        return self._count_by_units(document.text[start:end], settings, options)
 
-    def _count_by_units(self, text: str, settings: Settings) -> int:
-        options = repr((settings.encoding, settings.keep_code_blocks, settings.preserve, settings.unprotect))
+    def _count_by_units(self, text: str, settings: Settings, options: str) -> int:
+        """``options``: the settings as ``get`` keys them, also the unit cache's key."""
         total = 0
         for unit in units(text):
             key = (options, unit)

@@ -7,6 +7,7 @@ now, or who upgraded Lingua and wants no old worker around, stops them here.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from lingua_core.arg_types import with_output_flags
@@ -24,9 +25,12 @@ def add_parsers(commands: Any) -> None:
     daemon.set_defaults(handler=_daemon)
 
 
-def _ask(path: Any, op: str) -> dict[str, Any] | None:
-    from lingua_core.cli.warm_client import connect
-    from lingua_core.cli.warm_wire import PROTOCOL, WireError, receive, send
+def _ask(path: Path, op: str) -> dict[str, Any] | None:
+    """The answer of the worker listening at ``path`` to ``op``; None if none answers it."""
+    from lingua_core.cli.errors import ReportedError, UsageError
+    from lingua_core.cli.warm_client import WorkerGone, connect, exchange
+    from lingua_core.cli.warm_wire import WireError
+    from lingua_core.errors import LinguaError
 
     key = path.stem.removeprefix("worker-")
     try:
@@ -35,12 +39,9 @@ def _ask(path: Any, op: str) -> dict[str, Any] | None:
             return None
         with conn:
             conn.settimeout(10.0)
-            stream = conn.makefile("rwb")
-            send(stream, {"op": op, "protocol": PROTOCOL, "key": key})
-            answer = receive(stream)
-    except (OSError, UnsafePlace, WireError):
-        return None
-    return answer.get("result") if answer else None
+            return exchange(conn, key, {"op": op}, progress=False)
+    except (OSError, UnsafePlace, WireError, WorkerGone, ReportedError, UsageError, LinguaError):
+        return None  # an error answer too: that worker is not listed
 
 
 def _daemon(args: argparse.Namespace) -> dict[str, Any]:

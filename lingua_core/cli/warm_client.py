@@ -42,25 +42,18 @@ class WorkerGone(Exception):
 
 def compress_warm(args: argparse.Namespace, text: str) -> dict[str, Any] | None:
     """The worker's answer, or None when none can serve (the caller then compresses itself)."""
-    try:
-        directory = private_dir(runtime_dir())
-    except UnsafePlace as exc:
-        print(f"lingua: warning: {exc}; not using a background worker.", file=sys.stderr)
-        return None
-    except OSError:
-        return None
     key = worker_key()
-    path = socket_path(directory, key)
-    if len(str(path)) > MAX_SOCKET_PATH:
-        return None
     progress = show_progress(args) and stderr_is_terminal()
     request = {"op": "compress", "args": wire_args(args), "text": text, "progress": progress}
     try:
+        path = socket_path(private_dir(runtime_dir()), key)
+        if len(str(path)) > MAX_SOCKET_PATH:
+            return None
         conn = connect(path) or start(path, key)
         if conn is None:
             return None
         with conn:
-            return _exchange(conn, key, request, progress)
+            return exchange(conn, key, request, progress)
     except UnsafePlace as exc:
         print(f"lingua: warning: {exc}; not using a background worker.", file=sys.stderr)
         return None
@@ -117,7 +110,12 @@ def start(path: Path, key: str) -> socket.socket | None:
     return None
 
 
-def _exchange(conn: socket.socket, key: str, request: dict[str, Any], progress: bool) -> dict[str, Any]:
+def exchange(conn: socket.socket, key: str, request: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """Send ``request`` and return the worker's result, showing its progress if ``progress``.
+
+    An error answer is raised as the command would raise it (``WorkerGone`` for one that
+    means "compress in your own process"); a closed connection raises ``WorkerGone``.
+    """
     stream = conn.makefile("rwb")
     send(stream, {**request, "protocol": PROTOCOL, "key": key})
     bar: TerminalBar | None = None

@@ -8,6 +8,7 @@ idle. Progress shows under a terminal and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -67,14 +68,32 @@ runtime = pytest.fixture(scope="module")(_place)
 fresh_place = pytest.fixture(_place)
 
 
-def test_a_repeated_call_reuses_the_warm_model_and_gives_the_in_process_output(runtime: Path) -> None:
+@pytest.fixture(scope="module")
+def cold() -> Iterator[tuple[dict[str, Any], Path]]:
+    """The command's answer in its own process (``--no-daemon``), run once per module in a
+    place of its own: the output a worker must give, and the place it must leave empty."""
+    with contextlib.contextmanager(_place)() as place:
+        yield compress_json(place, "--no-daemon"), place
+
+
+def running_worker(runtime: Path) -> dict[str, Any]:
+    """The worker serving ``runtime``: the one earlier tests left, else one a compression starts."""
+    if not workers(runtime):
+        compress_json(runtime)
+    (worker,) = workers(runtime)
+    return worker
+
+
+def test_a_repeated_call_reuses_the_warm_model_and_gives_the_in_process_output(
+    runtime: Path, cold: tuple[dict[str, Any], Path]
+) -> None:
     first = compress_json(runtime)
     running = workers(runtime)
     assert len(running) == 1 and running[0]["model"] == "embedded"
     second = compress_json(runtime)
     assert workers(runtime)[0]["pid"] == running[0]["pid"], "the second call used the same worker"
     assert second["load_seconds"] < 0.05 < first["load_seconds"], "the model was loaded once"
-    alone = compress_json(runtime, "--no-daemon")
+    alone, _ = cold
     for key in ("compressed_prompt", "kept_spans", "origin_tokens", "compressed_tokens", "method", "model"):
         assert first[key] == second[key] == alone[key], key
 
@@ -96,8 +115,7 @@ def test_errors_read_as_they_do_in_process(runtime: Path, tmp_path: Path) -> Non
 
 
 def test_garbage_on_the_socket_does_not_end_the_worker(runtime: Path) -> None:
-    compress_json(runtime)
-    (running,) = workers(runtime)
+    running = running_worker(runtime)
     for garbage in (b"not json\n", b"[1, 2]\n", b'{"op": "compress", "key": "wrong", "protocol": 1}\n', b""):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(running["socket"])
@@ -109,27 +127,9 @@ def test_garbage_on_the_socket_does_not_end_the_worker(runtime: Path) -> None:
     assert [w["pid"] for w in workers(runtime)] == [running["pid"]]
 
 
-def test_a_killed_worker_is_replaced_and_an_idle_one_exits(runtime: Path) -> None:
-    compress_json(runtime)
-    (killed,) = workers(runtime)
-    os.kill(killed["pid"], signal.SIGKILL)
-    time.sleep(0.2)
-    assert Path(killed["socket"]).exists(), "a killed worker leaves its socket behind"
-    data = compress_json(runtime, LINGUA_DAEMON_IDLE="2")
-    assert data["compressed_tokens"] > 0
-    (fresh,) = workers(runtime)
-    assert fresh["pid"] != killed["pid"] and fresh["socket"] == killed["socket"]
-    deadline = time.monotonic() + 30
-    while Path(fresh["socket"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not Path(fresh["socket"]).exists(), "an idle worker exits and removes its socket"
-    assert workers(runtime) == []
-
-
-def test_no_daemon_starts_no_worker(fresh_place: Path) -> None:
-    place = fresh_place
-    compress_json(place, "--no-daemon")
-    compress_json(place, LINGUA_NO_DAEMON="1")
+def test_no_daemon_starts_no_worker(cold: tuple[dict[str, Any], Path]) -> None:
+    alone, place = cold  # compressed there with --no-daemon
+    assert compress_json(place, LINGUA_NO_DAEMON="1")["compressed_prompt"] == alone["compressed_prompt"]
     assert list(place.iterdir()) == []
 
 
@@ -208,3 +208,20 @@ def test_progress_shows_under_a_terminal(runtime: Path, where: str) -> None:
     assert "tokens (o200k_base)" in terminal, "the summary line"
     code, quiet = _under_terminal(runtime, "compress", str(PROMPT), "--rate", "0.33", "--no-progress", *flags)
     assert code == 0 and "compressing" not in quiet
+
+
+# Last: it leaves no worker behind (the others reuse the one already warm).
+def test_a_killed_worker_is_replaced_and_an_idle_one_exits(runtime: Path) -> None:
+    killed = running_worker(runtime)
+    os.kill(killed["pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    assert Path(killed["socket"]).exists(), "a killed worker leaves its socket behind"
+    data = compress_json(runtime, LINGUA_DAEMON_IDLE="2")
+    assert data["compressed_tokens"] > 0
+    (fresh,) = workers(runtime)
+    assert fresh["pid"] != killed["pid"] and fresh["socket"] == killed["socket"]
+    deadline = time.monotonic() + 30
+    while Path(fresh["socket"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(fresh["socket"]).exists(), "an idle worker exits and removes its socket"
+    assert workers(runtime) == []
