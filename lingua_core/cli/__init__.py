@@ -1,5 +1,5 @@
 """The ``lingua`` command line (``lingua_core.cli.main``), one layer above the engine and ``train``."""
 
-from lingua_core.cli.main import main
+from lingua_core.cli.main import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -1,3 +1,3 @@
-from lingua_core.cli.main import main
+from lingua_core.cli.main import run
 
-main()
+run()

@@ -218,7 +218,12 @@ def test_quiet_and_verbose(tmp_path: Path) -> None:
     quiet = run("compress", str(file), "--rate", "0.5", "-q")
     assert quiet.returncode == 0 and quiet.stderr.decode() == ""
     assert "12%" in quiet.stdout.decode()
-    loud = run("compress", str(file), "--rate", "0.5", "-v")
+    # `lingua compress FILE > out 2> err` in a script: the prompt on stdout, stderr empty
+    plain = run("compress", str(file), "--rate", "0.5")
+    assert plain.returncode == 0 and plain.stderr.decode() == ""
+    assert plain.stdout.decode() == quiet.stdout.decode()
+    # through transformers (the native runner has no bar of its own to show)
+    loud = run("compress", str(file), "--rate", "0.5", "-v", env={"LINGUA_BACKEND": "transformers"})
     assert loud.returncode == 0
     assert "Loading weights" in loud.stderr.decode()  # transformers' own bar, let through
     assert "tokens (o200k_base)" in loud.stderr.decode()  # and Lingua's summary
