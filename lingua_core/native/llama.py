@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+Rotary = tuple[torch.Tensor, torch.Tensor]  # cos and sin tables for the positions fed
+Mask = torch.Tensor | None  # which keys each query sees; None: plain causal attention
+
 
 class NativeConfig(types.SimpleNamespace):
     """A checkpoint's ``config.json`` as attributes, the way the methods read a config."""
@@ -140,13 +143,7 @@ class Attention(nn.Module):
         self.v_proj = Linear(hidden, self.kv_heads * self.head_dim, bias=bias)
         self.o_proj = Linear(self.heads * self.head_dim, hidden, bias=bias)
 
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        rotary: tuple[torch.Tensor, torch.Tensor],
-        mask: torch.Tensor | None,
-        cache: CacheLayer | None,
-    ) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, rotary: Rotary, mask: Mask, cache: CacheLayer | None) -> torch.Tensor:
         rows, length, _ = hidden.shape
         q = self.q_proj(hidden).view(rows, length, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(hidden).view(rows, length, self.kv_heads, self.head_dim).transpose(1, 2)
@@ -191,13 +188,7 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(int(config.hidden_size), eps)
         self.mlp = MLP(config)
 
-    def forward(
-        self,
-        hidden: torch.Tensor,
-        rotary: tuple[torch.Tensor, torch.Tensor],
-        mask: torch.Tensor | None,
-        cache: CacheLayer | None,
-    ) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, rotary: Rotary, mask: Mask, cache: CacheLayer | None) -> torch.Tensor:
         hidden = hidden + self.self_attn(self.input_layernorm(hidden), rotary, mask, cache)
         mixed: torch.Tensor = hidden + self.mlp(self.post_attention_layernorm(hidden))
         return mixed
