@@ -71,11 +71,11 @@ def record_from_row(row: Any, default_id: str, fields: Fields) -> Record:
     text, error = _text_field(row, fields.text, required=True)
     question, question_error = _text_field(row, fields.question, required=False)
     instruction, instruction_error = _text_field(row, fields.instruction, required=False)
-    error = error or question_error or instruction_error or _text_problem(text)
+    error = error or question_error or instruction_error or text_problem(text)
     return Record(record_id, text, question, instruction, error)
 
 
-def _text_problem(text: str) -> str:
+def text_problem(text: str) -> str:
     if not text.strip():
         return "empty text"
     size = len(text.encode("utf-8", "surrogatepass"))
@@ -122,7 +122,7 @@ def _text_file_record(path: Path, record_id: str) -> Record:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Record(record_id, error=f"not valid UTF-8 (byte {exc.start}): is it a text file?")
-    return Record(record_id, text, error=_text_problem(text))
+    return Record(record_id, text, error=text_problem(text))
 
 
 def data_files(source: Path) -> list[Path]:
