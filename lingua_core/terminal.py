@@ -41,7 +41,8 @@ class TerminalBar:
         self.enabled = enabled and stderr_is_terminal()
         self.bar: Any = None
 
-    def __call__(self, done: int, total: int, **postfix: str) -> None:
+    def __call__(self, done: int, total: int | None, **postfix: str) -> None:
+        """``total`` None: not known (a streamed corpus), the bar counts and shows a rate."""
         if not self.enabled:
             return
         if self.bar is None:

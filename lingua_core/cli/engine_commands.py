@@ -19,38 +19,33 @@ from lingua_core.relevance import RankMethod
 from lingua_core.terminal import TerminalBar, show_progress
 
 
-def add_parsers(commands: Any) -> None:
-    """``commands`` is the ``add_subparsers`` result of the ``lingua`` parser."""
-    compress = commands.add_parser("compress", help="compress a prompt", description="Compress a prompt file or stdin.")
-    compress.add_argument("file", nargs="?", default="-", help="prompt file, '-' for stdin; *.json = structured prompt")
-    budget = compress.add_mutually_exclusive_group()
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Budget, method, model and protection options: ``compress`` and ``batch`` take the same."""
+    budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--rate", type=keep_rate, help="share of tokens to keep (default 0.5)")
     budget.add_argument("--target-tokens", type=positive_int, help="size to fit, in the target encoding's tokens")
-    compress.add_argument(
+    parser.add_argument(
         "--method",
         choices=[m.value for m in Method],
         default="auto",
         help="auto: from the model's architecture, question-aware when a question is given",
     )
-    compress.add_argument(
+    parser.add_argument(
         "--model",
         default=os.environ.get("LINGUA_MODEL", "embedded"),
         help="'embedded', a local folder, a .gguf file or a hub id (default: embedded)",
     )
-    compress.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    compress.add_argument("--dtype", default="auto", help="auto, bf16, fp16 or fp32")
-    compress.add_argument("--question", default="", help="the question the prompt must answer (kept whole)")
-    compress.add_argument(
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--dtype", default="auto", help="auto, bf16, fp16 or fp32")
+    parser.add_argument(
         "--rank-method",
         choices=[m.value for m in RankMethod],
         default=RankMethod.FUSED.value,
         help="question-aware ranking of documents, sentences and records (default: %(default)s)",
     )
-    compress.add_argument("--instruction", default="", help="an instruction to keep whole, before the prompt")
-    compress.add_argument("--compress-instruction", action="store_true", help="compress the instruction too")
-    compress.add_argument("--encoding", default="o200k_base", help="target tokenizer for budgets and counts")
-    compress.add_argument("--no-code-blocks", action="store_true", help="let fenced code blocks be compressed")
-    compress.add_argument(
+    parser.add_argument("--encoding", default="o200k_base", help="target tokenizer for budgets and counts")
+    parser.add_argument("--no-code-blocks", action="store_true", help="let fenced code blocks be compressed")
+    parser.add_argument(
         "--no-protect",
         action="append",
         default=[],
@@ -58,9 +53,19 @@ def add_parsers(commands: Any) -> None:
         choices=list(PROTECTION_KINDS),
         help="let one kind of protected text be compressed (repeatable): " + ", ".join(PROTECTION_KINDS),
     )
-    compress.add_argument(
+    parser.add_argument(
         "--preserve", action="append", default=[], metavar="REGEX", help="protect text matching REGEX (repeatable)"
     )
+
+
+def add_parsers(commands: Any) -> None:
+    """``commands`` is the ``add_subparsers`` result of the ``lingua`` parser."""
+    compress = commands.add_parser("compress", help="compress a prompt", description="Compress a prompt file or stdin.")
+    compress.add_argument("file", nargs="?", default="-", help="prompt file, '-' for stdin; *.json = structured prompt")
+    add_engine_options(compress)
+    compress.add_argument("--question", default="", help="the question the prompt must answer (kept whole)")
+    compress.add_argument("--instruction", default="", help="an instruction to keep whole, before the prompt")
+    compress.add_argument("--compress-instruction", action="store_true", help="compress the instruction too")
     with_output_flags(compress)
     compress.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     compress.add_argument(
@@ -109,9 +114,7 @@ def compress_text(
 ) -> dict[str, Any]:
     """``lingua compress`` on text already read; the warm worker runs this same function, so
     both paths give the same output. ``progress`` is a callback, or whether to draw a bar."""
-    from lingua_core.methods.llmlingua import LLMLinguaOptions
     from lingua_core.prompt import Prompt
-    from lingua_core.protect import ProtectOptions
 
     prompt = Prompt.from_json(text) if args.file.endswith(".json") else Prompt.from_text(text)
     if args.instruction:
@@ -127,11 +130,7 @@ def compress_text(
     except InputError as exc:
         raise UsageError(str(exc)) from None
     validate_prompt(prompt)
-    protect = ProtectOptions(keep_code_blocks=not args.no_code_blocks, patterns=tuple(args.preserve))
-    protect = protect.without(args.no_protect)
-    from lingua_core.protect import find_protected_spans
-
-    find_protected_spans("", protect)  # reject a bad --preserve regex before loading the model
+    options = engine_options(args)
     loaded = time.perf_counter()
     compressor = load(args.model, args.device, args.dtype)
     load_seconds = time.perf_counter() - loaded
@@ -143,7 +142,7 @@ def compress_text(
             target_tokens=args.target_tokens,
             method=args.method,
             encoding=args.encoding,
-            options=LLMLinguaOptions(protect=protect, rank_method=RankMethod(args.rank_method)),
+            options=options,
             progress=bar if bar is not None else progress,
             cancelled=cancelled,
         )
@@ -154,6 +153,18 @@ def compress_text(
     data.pop("original_text")
     data["load_seconds"] = load_seconds
     return data
+
+
+def engine_options(args: argparse.Namespace) -> Any:
+    """The method options of ``add_engine_options``; a bad ``--preserve`` regex fails here,
+    before a model loads."""
+    from lingua_core.methods.llmlingua import LLMLinguaOptions
+    from lingua_core.protect import ProtectOptions, find_protected_spans
+
+    protect = ProtectOptions(keep_code_blocks=not args.no_code_blocks, patterns=tuple(args.preserve))
+    protect = protect.without(args.no_protect)
+    find_protected_spans("", protect)
+    return LLMLinguaOptions(protect=protect, rank_method=RankMethod(args.rank_method))
 
 
 def _count(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from lingua_core.cli import daemon_commands, engine_commands, train_commands
+from lingua_core.cli import batch_commands, daemon_commands, engine_commands, train_commands
 from lingua_core.cli.errors import ReportedError, UsageError
 from lingua_core.errors import LinguaError
 from lingua_core.terminal import configure_output
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="lingua", description="Compress LLM prompts on your own machine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     engine_commands.add_parsers(commands)
+    batch_commands.add_parsers(commands)
     daemon_commands.add_parsers(commands)
     train_commands.add_parsers(commands)
     return parser
@@ -65,6 +66,9 @@ def _print_human(command: str, data: dict[str, Any], quiet: bool, verbose: bool)
             f"{about}{data['tokens']} tokens ({data['encoding']}{note}), "
             f"${data['cost_usd']:.6f} per call on {data['price_model']}"
         )
+    elif command == "batch":
+        if not quiet:
+            batch_commands.print_human(data)
     elif command == "daemon":
         daemon_commands.print_human(data)
     elif command == "prepare":

@@ -1,0 +1,129 @@
+"""``lingua batch``: compress a corpus into one output file, resumable after a crash."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lingua_core.arg_types import positive_int, with_output_flags
+from lingua_core.cli.engine_commands import add_engine_options, engine_options, load_compressor
+from lingua_core.cli.errors import UsageError
+from lingua_core.errors import InputError
+from lingua_core.terminal import TerminalBar, show_progress
+
+
+def add_parsers(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="compress a corpus (JSONL, Parquet, a folder of text files)",
+        description=(
+            "Compress every record of INPUT into OUTPUT (.jsonl or .parquet): one row per record with "
+            "its id, compressed text, token counts, rate, method, model and an error (empty when fine). "
+            "Rerunning the same command after a crash or Ctrl-C finishes the job."
+        ),
+    )
+    batch.add_argument("input", help="a .jsonl or .parquet file, a folder of them, or a folder of text files")
+    batch.add_argument("-o", "--output", required=True, type=Path, help="the output file, .jsonl or .parquet")
+    batch.add_argument("--text-field", default="text", help="the field holding the text (default: text)")
+    batch.add_argument("--question-field", help="a field holding each record's question (question-aware)")
+    batch.add_argument("--instruction-field", help="a field holding each record's instruction (kept whole)")
+    batch.add_argument("--id-field", help="a field holding each record's id (default: line number or file path)")
+    add_engine_options(batch)
+    batch.add_argument(
+        "--batch-size", type=positive_int, default=64, help="rows per output shard, what a crash can lose at most"
+    )
+    batch.add_argument("--price-model", default="gpt-4o", help="target model for the saving's price (default gpt-4o)")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    with_output_flags(batch)
+    batch.set_defaults(handler=_batch)
+
+
+def job_identity(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes two runs the same job: a resumed run must match it."""
+    return {
+        "input": str(Path(args.input).resolve()),
+        "fields": [args.text_field, args.question_field, args.instruction_field, args.id_field],
+        "rate": args.rate,
+        "target_tokens": args.target_tokens,
+        "method": args.method,
+        "model": args.model,
+        "encoding": args.encoding,
+        "rank_method": args.rank_method,
+        "protect": [args.no_code_blocks, sorted(args.no_protect), list(args.preserve)],
+    }
+
+
+def _count_records(source: Path) -> int | None:
+    """The number of records when it is cheap to know (lines of JSONL files), for the bar."""
+    from lingua_core.batch.records import JSON_SUFFIXES, data_files
+
+    files = [source] if source.is_file() else data_files(source)
+    if not files or any(path.suffix.lower() not in JSON_SUFFIXES for path in files):
+        return None
+    total = 0
+    for path in files:
+        with path.open("rb") as handle:
+            total += sum(1 for line in handle if line.strip())
+    return total
+
+
+def _batch(args: argparse.Namespace) -> dict[str, Any]:
+    from lingua_core.api import validate_budget
+    from lingua_core.batch.job import BatchSettings
+    from lingua_core.batch.local import run_local
+    from lingua_core.batch.output import output_format
+    from lingua_core.batch.records import Fields, read_records
+    from lingua_core.pricing import lookup
+
+    try:
+        validate_budget(args.rate, args.target_tokens)
+        output_format(args.output)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    source = Path(args.input)
+    if not source.exists():
+        raise InputError(f"No such file or folder: {source}")
+    pricing = lookup(args.price_model)
+    fields = Fields(args.text_field, args.question_field, args.instruction_field, args.id_field)
+    settings = BatchSettings(args.rate, args.target_tokens, args.method, args.encoding, engine_options(args))
+    compressor = load_compressor(args.model, args.device, args.dtype)
+    bar = TerminalBar("compressing", "rec", enabled=show_progress(args))
+    total = _count_records(source) if bar.enabled else None
+    try:
+        totals = run_local(
+            read_records(source, fields),
+            args.output,
+            compressor,
+            settings,
+            job_identity(args),
+            rows_per_shard=args.batch_size,
+            progress=lambda done: bar(done, total),
+        )
+    finally:
+        bar.close()
+    return {
+        "output": str(args.output),
+        "records": totals.records,
+        "errors": totals.errors,
+        "error_ids": totals.error_ids,
+        "compressed_now": totals.compressed_now,
+        "origin_tokens": totals.origin_tokens,
+        "compressed_tokens": totals.compressed_tokens,
+        "saved_tokens": totals.saved_tokens,
+        "price_model": pricing.name,
+        "saved_usd": totals.saved_tokens * pricing.usd_per_million_input / 1_000_000,
+        "seconds": totals.seconds,
+        "records_per_second": totals.records_per_second,
+        "model": compressor.lm.name,
+    }
+
+
+def print_human(data: dict[str, Any]) -> None:
+    errors = f", {data['errors']} with errors (first: {', '.join(data['error_ids'][:5])})" if data["errors"] else ""
+    print(
+        f"{data['records']} records -> {data['output']}{errors}\n"
+        f"{data['origin_tokens']} -> {data['compressed_tokens']} tokens, {data['saved_tokens']} saved "
+        f"(${data['saved_usd']:.4f} on {data['price_model']}); {data['compressed_now']} compressed in "
+        f"{data['seconds']:.1f} s, {data['records_per_second']:.2f} records/s"
+    )
