@@ -21,14 +21,26 @@ ROW_FIELDS = ("id", "compressed_text", "origin_tokens", "compressed_tokens", "ra
 
 
 @dataclass(frozen=True)
-class BatchSettings:
-    """What every record of a job is compressed with (the ``compress`` command's options)."""
+class CompressSettings:
+    """What a prompt is compressed with: every record of a batch job, or ``lingua compress``'s one."""
 
     rate: float | None = None
     target_tokens: int | None = None
     method: str = "auto"
     encoding: str = "o200k_base"
     options: Any = None  # LLMLinguaOptions or LLMLingua2Options; None: the method's defaults
+
+    def run(self, compressor: Any, prompt: Any, **extra: Any) -> Any:
+        """``compressor.compress`` with these settings (``extra``: progress, cancellation)."""
+        return compressor.compress(
+            prompt,
+            rate=self.rate,
+            target_tokens=self.target_tokens,
+            method=self.method,
+            encoding=self.encoding,
+            options=self.options,
+            **extra,
+        )
 
 
 def error_row(record: Record, model: str, error: str, encoding: str) -> dict[str, Any]:
@@ -45,7 +57,7 @@ def error_row(record: Record, model: str, error: str, encoding: str) -> dict[str
     }
 
 
-def compress_record(compressor: Any, record: Record, settings: BatchSettings) -> dict[str, Any]:
+def compress_record(compressor: Any, record: Record, settings: CompressSettings) -> dict[str, Any]:
     """The output row of one record; never raises for a problem of the record's own."""
     from lingua_core.prompt import Prompt
 
@@ -53,14 +65,7 @@ def compress_record(compressor: Any, record: Record, settings: BatchSettings) ->
         return error_row(record, compressor.lm.name, record.error, settings.encoding)
     try:
         prompt = Prompt.from_text(record.text, instruction=record.instruction, question=record.question)
-        result = compressor.compress(
-            prompt,
-            rate=settings.rate,
-            target_tokens=settings.target_tokens,
-            method=settings.method,
-            encoding=settings.encoding,
-            options=settings.options,
-        )
+        result = settings.run(compressor, prompt)
     except LinguaError as exc:
         return error_row(record, compressor.lm.name, str(exc), settings.encoding)
     except Exception as exc:
@@ -78,7 +83,7 @@ def compress_record(compressor: Any, record: Record, settings: BatchSettings) ->
 
 
 def compress_records(
-    records: Iterable[Record | str], compressor: Any, settings: BatchSettings = BatchSettings()
+    records: Iterable[Record | str], compressor: Any, settings: CompressSettings = CompressSettings()
 ) -> Iterator[dict[str, Any]]:
     """Rows in the order of ``records``; plain strings are records numbered from 1."""
     for number, record in enumerate(records, start=1):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingua_core.batch.job import BatchSettings, compress_record
+from lingua_core.batch.job import CompressSettings, compress_record
 from lingua_core.batch.output import ShardWriter
 from lingua_core.batch.records import Record
 
@@ -48,7 +48,7 @@ def run_local(
     records: Iterable[Record],
     output: Path,
     compressor: Any,
-    settings: BatchSettings,
+    settings: CompressSettings,
     job: dict[str, Any],
     *,
     rows_per_shard: int = 64,

@@ -70,7 +70,7 @@ def _count_records(source: Path) -> int | None:
 
 def _batch(args: argparse.Namespace) -> dict[str, Any]:
     from lingua_core.api import validate_budget
-    from lingua_core.batch.job import BatchSettings
+    from lingua_core.batch.job import CompressSettings
     from lingua_core.batch.local import run_local
     from lingua_core.batch.output import output_format
     from lingua_core.batch.records import Fields, read_records
@@ -86,7 +86,7 @@ def _batch(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(f"No such file or folder: {source}")
     pricing = lookup(args.price_model)
     fields = Fields(args.text_field, args.question_field, args.instruction_field, args.id_field)
-    settings = BatchSettings(args.rate, args.target_tokens, args.method, args.encoding, engine_options(args))
+    settings = CompressSettings(args.rate, args.target_tokens, args.method, args.encoding, engine_options(args))
     compressor = load_compressor(args.model, args.device, args.dtype)
     bar = TerminalBar("compressing", "rec", enabled=show_progress(args))
     total = _count_records(source) if bar.enabled else None

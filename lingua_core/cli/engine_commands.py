@@ -130,22 +130,15 @@ def compress_text(
     except InputError as exc:
         raise UsageError(str(exc)) from None
     validate_prompt(prompt)
-    options = engine_options(args)
+    from lingua_core.batch.job import CompressSettings
+
+    settings = CompressSettings(args.rate, args.target_tokens, args.method, args.encoding, engine_options(args))
     loaded = time.perf_counter()
     compressor = load(args.model, args.device, args.dtype)
     load_seconds = time.perf_counter() - loaded
     bar = TerminalBar("compressing", "tok", enabled=progress) if isinstance(progress, bool) else None
     try:
-        result = compressor.compress(
-            prompt,
-            rate=args.rate,
-            target_tokens=args.target_tokens,
-            method=args.method,
-            encoding=args.encoding,
-            options=options,
-            progress=bar if bar is not None else progress,
-            cancelled=cancelled,
-        )
+        result = settings.run(compressor, prompt, progress=bar if bar is not None else progress, cancelled=cancelled)
     finally:
         if bar is not None:
             bar.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lingua_core.batch.job import ROW_FIELDS, BatchSettings, compress_records
+from lingua_core.batch.job import ROW_FIELDS, CompressSettings, compress_records
 from lingua_core.batch.records import Record
 
 REPORT = (
@@ -21,7 +21,7 @@ def test_rows_are_the_compressions_of_their_records_and_bad_ones_carry_errors(co
         "Summarise the meeting notes for the board, keeping every figure: 14 attendees, 3 decisions. " * 4,
         "   ",
     ]
-    settings = BatchSettings(rate=0.5)
+    settings = CompressSettings(rate=0.5)
     rows = list(compress_records(records, compressor, settings))
     assert [row["id"] for row in rows] == ["a", "b", "3", "4"]
     assert all(tuple(row) == ROW_FIELDS for row in rows)
@@ -36,7 +36,9 @@ def test_rows_are_the_compressions_of_their_records_and_bad_ones_carry_errors(co
 
 
 def test_a_setting_every_record_fails_on_gives_every_row_the_reason(compressor: Any) -> None:
-    rows = list(compress_records(["one prompt to compress", "another"], compressor, BatchSettings(method="llmlingua2")))
+    rows = list(
+        compress_records(["one prompt to compress", "another"], compressor, CompressSettings(method="llmlingua2"))
+    )
     assert len(rows) == 2
     assert all("token-classification" in row["error"] and row["compressed_text"] == "" for row in rows)
     assert rows[0]["origin_tokens"] == 4

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lingua_core.batch.job import BatchSettings
+from lingua_core.batch.job import CompressSettings
 from lingua_core.batch.local import run_local
 from lingua_core.batch.output import parts_dir
 from lingua_core.batch.records import Record
@@ -38,7 +38,7 @@ class Crash(Exception):
 
 
 def test_a_crashed_job_resumes_to_the_output_of_an_uninterrupted_one(compressor: Any, tmp_path: Path) -> None:
-    settings = BatchSettings(rate=0.5)
+    settings = CompressSettings(rate=0.5)
     whole = tmp_path / "whole.jsonl"
     totals = run_local(_records(), whole, compressor, settings, JOB, rows_per_shard=2)
     assert totals.records == 5 and totals.errors == 1 and totals.compressed_now == 5
@@ -65,9 +65,9 @@ def test_a_crashed_job_resumes_to_the_output_of_an_uninterrupted_one(compressor:
 def test_resuming_with_other_options_is_refused(compressor: Any, tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     with pytest.raises(Crash):
-        run_local(_crash_after(1), output, compressor, BatchSettings(rate=0.5), JOB, rows_per_shard=1)
+        run_local(_crash_after(1), output, compressor, CompressSettings(rate=0.5), JOB, rows_per_shard=1)
     with pytest.raises(InputError, match="other inputs or options"):
-        run_local(_records(), output, compressor, BatchSettings(rate=0.3), {**JOB, "rate": 0.3})
+        run_local(_records(), output, compressor, CompressSettings(rate=0.3), {**JOB, "rate": 0.3})
 
 
 def _crash_after(count: int) -> Iterator[Record]:
