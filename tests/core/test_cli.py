@@ -274,3 +274,16 @@ def test_no_protect_lets_a_kind_be_compressed_and_names_the_kinds(inline_cli: In
     bad = inline_cli("compress", "-", "--no-protect", "digits", stdin=text.encode())
     assert bad.returncode == 2
     assert "numbers" in bad.stderr.decode()  # the usage error lists the known kinds
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    # `lingua compress FILE | head -1`: the pipe closes before the prompt is written.
+    file = tmp_path / "p.txt"
+    file.write_text("Keep the numbers: 12% growth, $4.1M revenue, 41 engineers, 3 regions.\n" * 12)
+    for args in (["count", str(file)], ["compress", str(file), "--rate", "0.5"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # nobody will read
+        proc = subprocess.run([*LINGUA, *args], stdout=writer, stderr=subprocess.PIPE, timeout=300, check=False)
+        os.close(writer)
+        assert "Traceback" not in proc.stderr.decode() and "Exception ignored" not in proc.stderr.decode()
+        assert proc.returncode == 1, proc.stderr.decode()
