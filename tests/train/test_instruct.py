@@ -151,7 +151,8 @@ def batch_loss(model_dir: Path, examples_from: Path) -> float:
     from lingua_core.models import load_model
     from lingua_core.train.instruct_data import has_chat_template
 
-    lm = load_model(str(model_dir), device="cpu", dtype="fp32")
+    # the training tools' encoding (chat template, truncation) is transformers'
+    lm = load_model(str(model_dir), device="cpu", dtype="fp32", backend="transformers")
     chat = has_chat_template(lm.tokenizer)
     encoded = encode_all(lm.tokenizer, read_pairs(examples_from).conversations, chat, 128)
     batch = collate(encoded.examples, lm.tokenizer.pad_token_id)
