@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lingua_core.methods.perplexity import next_token_losses
+from lingua_core.methods.text_losses import TextLosses
 from lingua_core.pieces import TokenizedText, span_mask
-from lingua_core.progress import CompressionCancelled
 from lingua_core.protect import ProtectOptions, Span, find_protected_spans, holds_template_markup
 from lingua_core.records import RecordGroup, find_record_groups
 from lingua_core.segments import parse_segments
@@ -114,9 +113,13 @@ def drop_units(
     relevance: Relevance | None = None,
     cancelled: Callable[[], bool] | None = None,
     already: BoolArray | None = None,
+    text_losses: TextLosses | None = None,
 ) -> list[tuple[int, int]]:
     """Character spans of the whole units to drop (sorted, disjoint); none when the budget
-    leaves every unit ``min_rate`` of its free tokens."""
+    leaves every unit ``min_rate`` of its free tokens.
+
+    ``text_losses``: the text's token losses, shared with the iterative step that follows.
+    """
     text = tokens.text
     # Records are selected against a question; without one a JSON collection or a table is
     # more likely an example of the output's shape, kept as structure.
@@ -158,7 +161,7 @@ def drop_units(
         relevant = np.nan_to_num(np.asarray(relevance([text[u.start : u.end] for u in units]), dtype=np.float64))
         order = np.lexsort((has_fact, relevant)).tolist()
     else:
-        losses = context_token_losses(lm, tokens.ids, cancelled)
+        losses = (text_losses or TextLosses(lm, tokens.ids, cancelled)).losses()
         scored = np.isfinite(losses)
         sums = np.bincount(unit_of[scored], weights=losses[scored], minlength=count)
         counts = np.bincount(unit_of[scored], minlength=count)
@@ -198,24 +201,3 @@ def _spans_of(units: Sequence[Unit], groups: Sequence[RecordGroup], alive: BoolA
         if not all(flags):
             spans.extend(group.drop_spans(flags))
     return merge_spans(spans)
-
-
-def context_token_losses(lm: Any, ids: Any, cancelled: Callable[[], bool] | None = None) -> FloatArray:
-    """Each token's surprisal given all the text before it (NaN for the first of each window)."""
-    import torch
-
-    count = len(ids)
-    losses = np.full(count, np.nan)
-    window = max(2, min(lm.max_positions, 2048))
-    with torch.inference_mode():
-        for start in range(0, count, window):
-            if cancelled is not None and cancelled():
-                raise CompressionCancelled()
-            piece = torch.as_tensor(ids[start : start + window], dtype=torch.long, device=lm.device)[None]
-            if piece.shape[1] < 2:
-                continue
-            mask = torch.ones_like(piece)
-            losses[start + 1 : start + piece.shape[1]] = (
-                next_token_losses(lm.model, piece, mask)[0].double().cpu().numpy()
-            )
-    return losses

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import torch
 
 from lingua_core.methods.kv_cache import CompressedCache
+from lingua_core.methods.text_losses import ScoredPrefix
 from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.words import Aggregation, aggregate_by
 
@@ -165,6 +166,25 @@ class _Streams:
             ).float()
         return losses
 
+    def resume(self, prefix: ScoredPrefix, window: torch.Tensor, wanted: BoolArray, shared: int) -> torch.Tensor:
+        """``losses`` for the first window, whose first ``shared`` tokens are the text's own
+        start: the coarse step's forward over the whole text already scored them after the
+        same (empty) prefix, so their losses and keys come from it and only the rest, after
+        the first sentence the coarse step dropped, is fed. The last shared token is fed
+        again: its logits predict the token that now follows it.
+        """
+        self.cache = prefix.cache
+        split = shared if shared == window.shape[0] else shared - 1
+        self.cache.truncate(split)
+        scored = min(split, window.shape[0] - 1)  # tokens 1..scored of the window
+        known = torch.as_tensor(prefix.losses[1 : scored + 1], dtype=torch.float32, device=window.device)
+        known = torch.where(torch.as_tensor(wanted[:scored], device=window.device), known, float("nan"))[None]
+        if split < window.shape[0]:
+            known = torch.cat((known, self.losses(window[split:], wanted[split:])), dim=1)
+        # commit() sees one window fed after an empty cache, as if it had been fed whole.
+        self._base, self._offset, self._window = 0, 0, window
+        return known
+
     def commit(self, kept: torch.Tensor) -> None:
         """Keep the tokens at indices ``kept`` of the last window fed (never its look-ahead)."""
         if self.reuse_kv:
@@ -235,6 +255,7 @@ def compress_tokens(
     condition: IntArray | None = None,
     unit: IntArray | None = None,
     excluded: BoolArray | None = None,
+    primed: ScoredPrefix | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[BoolArray, FloatArray]:
@@ -246,7 +267,9 @@ def compress_tokens(
     than with it in front. ``unit`` (non-decreasing, one id per token) groups tokens into
     words that are kept or dropped whole, scored by ``settings.aggregation`` over their
     tokens; a token's returned score is then its unit's. ``excluded`` tokens (sentences the
-    coarse step dropped) are never kept and take no part in any threshold.
+    coarse step dropped) are never kept and take no part in any threshold. ``primed``: the
+    coarse step's forward over the same ids, which serves the first window when nothing
+    before its end was dropped.
     """
     count = int(ids.shape[0])
     if excluded is None:
@@ -301,7 +324,13 @@ def compress_tokens(
         else:
             fed = np.arange(start, min(count, end + 1))
             wanted = np.ones(fed.shape[0] - 1, dtype=bool)
-        losses = streams.losses(tokens[torch.as_tensor(fed, device=device)], wanted).double().cpu().numpy()
+        feed = tokens[torch.as_tensor(fed, device=device)]
+        shared = primed.shared(fed) if primed is not None and start == 0 and own_scores and streams.rows == 1 else 0
+        if primed is not None and shared >= 2:
+            window_losses = streams.resume(primed, feed, wanted, shared)
+        else:
+            window_losses = streams.losses(feed, wanted)
+        losses = window_losses.double().cpu().numpy()
         if own_scores:
             # Token j is scored by its own surprisal given the kept prefix (the paper's
             # definition); the window's first token fed by the previous window's look-ahead.

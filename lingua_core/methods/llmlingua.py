@@ -28,6 +28,7 @@ from lingua_core.methods.coarse_units import drop_units, ending_inside, merge_sp
 from lingua_core.methods.iterative import IterativeSettings, Scoring, compress_tokens
 from lingua_core.methods.perplexity import mean_losses
 from lingua_core.methods.question_relevance import QUESTION_HINT, QuestionRelevance
+from lingua_core.methods.text_losses import TextLosses
 from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
 from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
@@ -339,6 +340,7 @@ def compress_contexts(
         )
     excluded = span_mask(tokens, filtered) if filtered else np.zeros(len(tokens), dtype=bool)
     dropped_spans = list(filtered)
+    text_losses = TextLosses(lm, tokens.ids, cancelled)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
         dropped_spans += drop_units(
             lm,
@@ -351,6 +353,7 @@ def compress_contexts(
             relevance=None if relevance is None else relevance.units,
             cancelled=cancelled,
             already=excluded,
+            text_losses=text_losses,
         )
         dropped_spans = merge_spans(dropped_spans)
         excluded |= ending_inside(tokens.ends, dropped_spans)
@@ -386,6 +389,7 @@ def compress_contexts(
             condition=condition,
             unit=None if reference else token_unit,
             excluded=excluded,
+            primed=text_losses.prefix(),
             progress=progress,
             cancelled=cancelled,
         )

@@ -24,14 +24,15 @@ CALL_OVERHEAD_TOKENS = 64
 LOGIT_ROWS = 1024  # positions whose vocabulary-wide logits exist at once (1024 x 49k x 2 B = 100 MB)
 
 
-def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor, cache: Any = None) -> torch.Tensor:
     """Cross-entropy of tokens 1..n-1 of each row where ``mask[:, 1:]`` is set; elsewhere 0.
 
     Rows are right-padded, so under causal attention no real token ever sees the padding:
     no attention mask is needed, which keeps the fast causal attention kernels. Logits are
     computed only for the positions asked for, a slice at a time: the vocabulary projection
     is a fifth of a small LM's work per token, and a question-aware ranking needs it only
-    on the question's tokens.
+    on the question's tokens. A ``CompressedCache`` given as ``cache`` keeps the keys and
+    values of the rows (the iterative step starts from it).
     """
     targets = ids[:, 1:]
     valid = mask[:, 1:].bool()
@@ -39,10 +40,12 @@ def next_token_losses(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> torc
     head = model.get_output_embeddings()
     body = getattr(model, "model", None)
     if head is None or body is None:
-        logits = model(input_ids=ids).logits[:, :-1]
+        kept = {} if cache is None else cache.forward_kwargs()
+        logits = model(input_ids=ids, **kept).logits[:, :-1]
         full = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
         return torch.where(valid, full.float(), losses)
-    hidden = body(input_ids=ids).last_hidden_state[:, :-1][valid]
+    kept = {} if cache is None else cache.forward_kwargs()
+    hidden = body(input_ids=ids, **kept).last_hidden_state[:, :-1][valid]
     wanted = targets[valid]
     parts = []
     for start in range(0, hidden.shape[0], LOGIT_ROWS):

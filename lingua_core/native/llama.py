@@ -223,7 +223,9 @@ class LlamaBody(nn.Module):
         position_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         cache: NativeCache | None = None,
+        use_cache: bool = True,
     ) -> BodyOutput:
+        """``use_cache`` is accepted for the transformers call convention, as the runner's is."""
         rows, length = input_ids.shape
         past = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:

@@ -16,6 +16,7 @@ from lingua_core.methods.iterative import (
     ThresholdPool,
     compress_tokens,
 )
+from lingua_core.methods.text_losses import ScoredPrefix, TextLosses
 from lingua_core.models import load_model
 from lingua_core.pieces import tokenize
 from tests.conftest import tiny_llama
@@ -236,3 +237,60 @@ def test_dropped_tokens_are_not_context_and_forced_ones_are_not_scored(tmp_path:
     after_question = _next_token_losses(lm.model, question + kept_ids)[len(question) :]
     free = ~forced[left][1:]
     np.testing.assert_allclose(scores[left[1:]][free], (alone - after_question)[free], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+@pytest.mark.parametrize("gap_at", [None, 25])
+def test_first_window_from_the_coarse_forward_equals_its_own_pass(
+    tmp_path: Path, reuse: bool, gap_at: int | None
+) -> None:
+    # The coarse step's forward over the whole text serves the first window (its losses and
+    # its cache): the decisions and scores must be those of a window fed on its own, with a
+    # sentence dropped inside the first window (only the part after it is fed again) or not.
+    model_dir = tiny_llama(tmp_path / "primed", layers=2)
+    lm = load_model(str(model_dir), dtype="fp32")
+    ids = tokenize(lm.tokenizer, TEXT[:900]).ids
+    excluded = np.zeros(len(ids), dtype=bool)
+    if gap_at is not None:
+        excluded[gap_at : gap_at + 9] = True
+    forced = np.zeros(len(ids), dtype=bool)
+    forced[3:6] = True
+    unit = np.arange(len(ids)) // 2
+    text_losses = TextLosses(lm, ids)
+    whole = text_losses.losses()
+    assert np.isnan(whole[0]) and np.isfinite(whole[1:]).all()
+    primed = text_losses.prefix()
+    assert primed is not None and primed.length == len(ids)
+
+    def run(prefix: ScoredPrefix | None) -> tuple[np.ndarray, np.ndarray]:
+        return compress_tokens(
+            lm.model,
+            ids,
+            np.full(len(ids), 0.5),
+            forced,
+            device=lm.device,
+            max_positions=lm.max_positions,
+            settings=IterativeSettings(window=60, reuse_kv=reuse),
+            unit=unit,
+            excluded=excluded,
+            primed=prefix,
+        )
+
+    fed_calls: list[int] = []
+    original = lm.model.forward
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        fed_calls.append(int(kwargs["input_ids"].shape[1]))
+        return original(*args, **kwargs)
+
+    lm.model.forward = counting
+    keep_primed, scores_primed = run(primed)
+    primed_feeds = list(fed_calls)
+    fed_calls.clear()
+    keep_plain, scores_plain = run(None)
+    lm.model.forward = original
+    assert (keep_primed == keep_plain).all()
+    np.testing.assert_allclose(scores_primed, scores_plain, rtol=1e-5, atol=1e-5)
+    # The first window is not fed again: nothing of it at all, or only what follows the gap
+    # (and the last token before it, whose logits now predict the token after the gap).
+    assert sum(fed_calls) - sum(primed_feeds) == (61 if gap_at is None else gap_at - 1)  # 60 and the look-ahead
