@@ -8,9 +8,14 @@ puts in ``tiktoken_dir()`` once, verified by sha256; nothing here ever downloads
 from __future__ import annotations
 
 import binascii
+import contextlib
 import copy
 import functools
 import hashlib
+import marshal
+import os
+import sys
+import tempfile
 import threading
 import types
 from collections.abc import Callable
@@ -68,6 +73,59 @@ def _rank_file(name: str) -> RankFile:
         raise InputError(f"unknown tiktoken encoding {name!r}; known: {known}") from None
 
 
+_PARSED_MAGIC = b"lingua-ranks 1"
+
+
+def _parsed_path(name: str, directory: Path) -> Path:
+    return rank_file_path(name, directory).with_name(f"{name}.parsed-py{sys.version_info[0]}{sys.version_info[1]}")
+
+
+def _read_parsed(name: str, directory: Path) -> dict[bytes, int] | None:
+    """The ranks as parsed before, if a copy for this rank file and this Python is there.
+
+    Decoding 200k base64 lines costs 0.2-0.3 s of every cold ``lingua compress``; the parsed
+    dict in marshal form loads in a fifth of that. The copy names the checked rank file it
+    came from and carries its own checksum, so a stale, cut or foreign file is just ignored.
+    """
+    try:
+        data = _parsed_path(name, directory).read_bytes()
+    except OSError:
+        return None
+    header, _, payload = data.partition(b"\n")
+    if header != b" ".join(
+        (_PARSED_MAGIC, RANK_FILES[name].sha256.encode(), hashlib.sha256(payload).hexdigest().encode())
+    ):
+        return None
+    try:
+        ranks = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return ranks if isinstance(ranks, dict) else None
+
+
+def _write_parsed(name: str, directory: Path, ranks: dict[bytes, int]) -> None:
+    """Best effort: a read-only cache folder only means the next call parses again."""
+    payload = marshal.dumps(ranks)
+    header = b" ".join((_PARSED_MAGIC, RANK_FILES[name].sha256.encode(), hashlib.sha256(payload).hexdigest().encode()))
+    target = _parsed_path(name, directory)
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{name}.", delete=False) as handle:
+            handle.write(header + b"\n" + payload)
+        os.replace(handle.name, target)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(handle.name)
+
+
+def _ranks(name: str, directory: Path) -> dict[bytes, int]:
+    parsed = _read_parsed(name, directory)
+    if parsed is not None:
+        return parsed
+    ranks = _read_ranks(name, directory)
+    _write_parsed(name, directory, ranks)
+    return ranks
+
+
 def _read_ranks(name: str, directory: Path) -> dict[bytes, int]:
     """Read and hash-check a rank file ourselves.
 
@@ -115,7 +173,7 @@ def _offline_constructor(name: str, directory: Path) -> Callable[[], dict[str, A
                 f"the installed tiktoken expects a different {name} rank file ({url}, sha256 "
                 f"{expected_hash}); Lingua's RANK_FILES needs updating"
             )
-        return _read_ranks(name, directory)
+        return _ranks(name, directory)
 
     namespace = {**official.__globals__, "load_tiktoken_bpe": load_local}
     return types.FunctionType(official.__code__, namespace, official.__name__)

@@ -321,3 +321,31 @@ def test_prepare_script_decodes_multi_line_compressed_ranks(tmp_path: Path) -> N
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
     assert module.ranks_from_package(tarball, "demo") == (b"YQ== 0\nYg== 1\nYw== 2\nZA== 3\nZQ== 4\n")
+
+
+def test_parsed_ranks_are_kept_and_a_tampered_copy_is_ignored(
+    rank_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first load parses the rank file and keeps the result; the next loads read that copy
+    # (the rank file itself could be gone), and a copy whose bytes changed is not trusted.
+    copy = _copy_ranks(rank_dir, tmp_path)
+    monkeypatch.setenv("LINGUA_CACHE_DIR", str(tmp_path))
+    name = "cl100k_base"
+    official = tokens._read_ranks(name, copy)
+    assert tokens._ranks(name, copy) == official
+    parsed = tokens._parsed_path(name, copy)
+    assert parsed.is_file()
+    (copy / tokens.RANK_FILES[name].cache_name).unlink()
+    assert tokens._ranks(name, copy) == official  # from the parsed copy alone
+
+    data = bytearray(parsed.read_bytes())
+    data[-10] ^= 0x01  # one rank changed inside the marshalled dict
+    parsed.write_bytes(bytes(data))
+    with pytest.raises(AssetError, match="missing"):
+        tokens._ranks(name, copy)  # the copy is refused, and the rank file to parse again is gone
+    _copy_ranks(rank_dir, tmp_path / "again")
+    fresh = tmp_path / "again" / "tiktoken"
+    parsed_fresh = tokens._parsed_path(name, fresh)
+    parsed_fresh.write_bytes(bytes(data))  # the tampered copy beside a good rank file
+    assert tokens._ranks(name, fresh) == official
+    assert parsed_fresh.read_bytes() != bytes(data)  # replaced by a good one
