@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingua_core.batch.job import CompressSettings, compress_record
+from lingua_core.batch.job import BATCH_SIZE, CompressSettings, compress_batch
 from lingua_core.batch.output import ShardWriter
 from lingua_core.batch.records import Record
 
@@ -51,22 +51,35 @@ def run_local(
     settings: CompressSettings,
     job: dict[str, Any],
     *,
-    rows_per_shard: int = 64,
+    batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> Totals:
     """Compress every record without a row yet, then write the output; ``job`` identifies the
     inputs and options, so that a resumed run is the same job."""
     started = time.perf_counter()
-    writer = ShardWriter(output, job, rows_per_shard)
+    writer = ShardWriter(output, job, batch_size)
     done = writer.done()
     totals = Totals()
+    pending: list[tuple[int, Record]] = []
+
+    def compress_pending() -> None:
+        rows = compress_batch(compressor, [record for _, record in pending], settings)
+        for (position, _), row in zip(pending, rows, strict=True):
+            writer.add(row, position)
+        writer.flush()  # a batch is a shard: what a crash can lose at most
+        totals.compressed_now += len(pending)
+        pending.clear()
+        if progress is not None:
+            progress(totals.compressed_now)
+
     for position, record in enumerate(records):
         if record.id in done:
             continue
-        writer.add(compress_record(compressor, record, settings), position)
-        totals.compressed_now += 1
-        if progress is not None:
-            progress(totals.compressed_now)
+        pending.append((position, record))
+        if len(pending) >= batch_size:
+            compress_pending()
+    if pending:
+        compress_pending()
     writer.finish(totals.add)
     totals.seconds = time.perf_counter() - started
     return totals

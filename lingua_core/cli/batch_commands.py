@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lingua_core.arg_types import positive_int, with_output_flags
+from lingua_core.batch.job import BATCH_SIZE
 from lingua_core.cli.engine_commands import add_engine_options, engine_options, load_compressor
 from lingua_core.cli.errors import UsageError
 from lingua_core.errors import InputError
@@ -31,7 +32,10 @@ def add_parsers(commands: Any) -> None:
     batch.add_argument("--id-field", help="a field holding each record's id (default: line number or file path)")
     add_engine_options(batch)
     batch.add_argument(
-        "--batch-size", type=positive_int, default=64, help="rows per output shard, what a crash can lose at most"
+        "--batch-size",
+        type=positive_int,
+        default=BATCH_SIZE,
+        help=f"records compressed together and written as one shard, what a crash can lose (default {BATCH_SIZE})",
     )
     batch.add_argument("--price-model", default="gpt-4o", help="target model for the saving's price (default gpt-4o)")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -97,7 +101,7 @@ def _batch(args: argparse.Namespace) -> dict[str, Any]:
             compressor,
             settings,
             job_identity(args),
-            rows_per_shard=args.batch_size,
+            batch_size=args.batch_size,
             progress=lambda done: bar(done, total),
         )
     finally:

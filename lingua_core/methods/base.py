@@ -11,7 +11,7 @@ not a new branch in the engine.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from lingua_core.progress import Progress
 from lingua_core.prompt import Prompt
 from lingua_core.words import Words
 
-__all__ = ["BudgetAsk", "Method", "MethodRun", "MethodSpec", "WordDecision"]
+__all__ = ["BudgetAsk", "Method", "MethodRun", "MethodSpec", "MethodSteps", "WordDecision"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -80,6 +80,18 @@ class MethodRun(Protocol):
     ) -> WordDecision: ...
 
 
+class MethodSteps(Protocol):
+    def __call__(
+        self,
+        lm: LoadedModel,
+        prompt: Prompt,
+        ask: BudgetAsk,
+        options: Any,
+        progress: Progress | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> Generator[Any, Any, WordDecision]: ...
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A method as the engine sees it: what model it needs, its options, how it runs."""
@@ -90,6 +102,9 @@ class MethodSpec:
     run: MethodRun
     needs_question: bool = False
     summary: str = ""
+    # The same run as steps that share the model's forwards between prompts
+    # (lingua_core.methods.steps); None: the method compresses one prompt at a time.
+    steps: MethodSteps | None = None
 
     def coerce_options(self, options: Any) -> Any:
         """The method's own options; another method's options lend only their protection."""

@@ -375,8 +375,9 @@ def compress_tokens(
             window_keep[-1] = True
         keep[start:end] = window_keep
         scores[start:end] = window_scores
-        kept_fed = np.searchsorted(fed, start + np.flatnonzero(window_keep))  # where they sit in what was fed
-        streams.commit(torch.as_tensor(kept_fed, dtype=torch.long, device=device))
+        if end < count:  # the last window's kept tokens are no one's prefix
+            kept_fed = np.searchsorted(fed, start + np.flatnonzero(window_keep))  # where they sit in what was fed
+            streams.commit(torch.as_tensor(kept_fed, dtype=torch.long, device=device))
         if progress is not None:
             progress(end, count)
         start = end

@@ -102,13 +102,17 @@ class CompressedCache:
     def __len__(self) -> int:
         return int(self.cache.get_seq_length())
 
-    def _shift_keys(self, keys: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """Rotate keys (batch, heads, n, dim) by ``shift`` positions (n,)."""
+    def _rotation(self, shift: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of a rotation by ``shift`` positions (n,), the same for every layer."""
         assert self._inv_freq is not None
-        inv_freq = self._inv_freq.to(keys.device)
-        angles = shift.to(keys.device, torch.float32)[:, None] * inv_freq[None, :]
+        angles = shift.to(device, torch.float32)[:, None] * self._inv_freq.to(device)[None, :]
         emb = torch.cat((angles, angles), dim=-1)
-        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        return emb.cos()[None, None], emb.sin()[None, None]
+
+    @staticmethod
+    def _rotate(keys: torch.Tensor, rotation: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Rotate keys (batch, heads, n, dim) by a precomputed ``_rotation``."""
+        cos, sin = rotation
         k = keys.float()
         return (k * cos + _rotate_half(k) * sin).to(keys.dtype)
 
@@ -119,11 +123,12 @@ class CompressedCache:
         """
         new_positions = torch.arange(kept.shape[0], device=kept.device)
         shift = new_positions - kept  # <= 0: kept tokens move left over the dropped ones
+        rotation = self._rotation(shift, kept.device) if bool((shift != 0).any()) else None
         for layer in self._layers():
             keys, values = layer.keys, layer.values
             window_keys = keys[:, :, base + kept, :]
-            if bool((shift != 0).any()):
-                window_keys = self._shift_keys(window_keys, shift)
+            if rotation is not None:
+                window_keys = self._rotate(window_keys, rotation)
             layer.keys = torch.cat((keys[:, :, :base, :], window_keys), dim=-2)
             layer.values = torch.cat((values[:, :, :base, :], values[:, :, base + kept, :]), dim=-2)
 
@@ -132,6 +137,21 @@ class CompressedCache:
         for layer in self._layers():
             layer.keys = layer.keys.repeat(rows, 1, 1, 1)
             layer.values = layer.values.repeat(rows, 1, 1, 1)
+
+    def row(self, index: int, length: int) -> CompressedCache:
+        """Row ``index``'s first ``length`` entries as a one-row cache of their own.
+
+        A right-padded batch of texts fed together: under causal attention each row's first
+        entries are exactly what that text alone would have cached.
+        """
+        single = CompressedCache(self.model)
+        for number, layer in enumerate(self._layers()):
+            single.cache.update(
+                layer.keys[index : index + 1, :, :length].clone(),
+                layer.values[index : index + 1, :, :length].clone(),
+                number,
+            )
+        return single
 
     def truncate(self, length: int) -> None:
         for layer in self._layers():
@@ -145,10 +165,13 @@ class CompressedCache:
         """
         if count <= 0:
             return
+        rotation = None
         for layer in self._layers():
             keys, values = layer.keys, layer.values
             tail = keys[:, :, sink + count :, :]
             if self.rerotate and tail.shape[2]:
-                tail = self._shift_keys(tail, torch.full((tail.shape[2],), -count, device=tail.device))
+                if rotation is None:
+                    rotation = self._rotation(torch.full((tail.shape[2],), -count), tail.device)
+                tail = self._rotate(tail, rotation)
             layer.keys = torch.cat((keys[:, :, :sink, :], tail), dim=-2)
             layer.values = torch.cat((values[:, :, :sink, :], values[:, :, sink + count :, :]), dim=-2)

@@ -28,6 +28,7 @@ from lingua_core.methods.coarse_units import drop_units, ending_inside, merge_sp
 from lingua_core.methods.iterative import IterativeSettings, Scoring, compress_tokens
 from lingua_core.methods.perplexity import mean_losses
 from lingua_core.methods.question_relevance import QUESTION_HINT, QuestionRelevance
+from lingua_core.methods.steps import DecisionSteps, decide_alone
 from lingua_core.methods.text_losses import TextLosses
 from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
 from lingua_core.progress import Progress
@@ -298,6 +299,21 @@ def compress_contexts(
     cancelled: Callable[[], bool] | None = None,
 ) -> WordDecision:
     """Run the whole LLMLingua pipeline over the prompt's contexts (budget in small-LM tokens)."""
+    return decide_alone(context_steps(lm, prompt, rate, target_tokens, options, progress, cancelled), lm, cancelled)
+
+
+def context_steps(
+    lm: Any,
+    prompt: Prompt,
+    rate: float | None,
+    target_tokens: float | None,
+    options: LLMLinguaOptions,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DecisionSteps:
+    """``compress_contexts`` as steps (``lingua_core.methods.steps``): it yields the text's
+    token ids once, where the coarse step and the first iterative window would read the
+    text's losses, and takes them from whoever drives it."""
     budget = plan_budget(lm.tokenizer, prompt, rate, target_tokens)
     relevance = question_relevance(lm, prompt, options)
     choice = select_contexts(lm, prompt, budget, options, relevance)
@@ -340,7 +356,11 @@ def compress_contexts(
         )
     excluded = span_mask(tokens, filtered) if filtered else np.zeros(len(tokens), dtype=bool)
     dropped_spans = list(filtered)
-    text_losses = TextLosses(lm, tokens.ids, cancelled)
+    if relevance is None and not reference and len(tokens) > 1:
+        text_losses = yield tokens.ids
+    else:
+        # Question-aware ranking and the reference's scoring never read these losses.
+        text_losses = TextLosses(lm, tokens.ids, cancelled)
     if options.min_sentence_rate > 0 and not reference and len(tokens):
         dropped_spans += drop_units(
             lm,
@@ -433,13 +453,24 @@ def run(
     cancelled: Callable[[], bool] | None = None,
 ) -> WordDecision:
     """LLMLingua (and LongLLMLingua with ``options.question_aware``) behind the method seam."""
+    return decide_alone(run_steps(lm, prompt, ask, options, progress, cancelled), lm, cancelled)
+
+
+def run_steps(
+    lm: Any,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLinguaOptions,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DecisionSteps:
     lm_target = None
     if ask.target_tokens is not None:
         # The controller counts in the small LM's tokens; scale the target into them.
         lm_total = max(1, lm_length(lm.tokenizer, prompt.text))
         lm_target = ask.target_tokens * lm_total / max(1, count_tokens(prompt.text, ask.encoding))
     rate = ask.rate if ask.target_tokens is None else None
-    return compress_contexts(lm, prompt, rate, lm_target, options, progress, cancelled)
+    return context_steps(lm, prompt, rate, lm_target, options, progress, cancelled)
 
 
 def run_question_aware(
@@ -450,9 +481,20 @@ def run_question_aware(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> WordDecision:
+    return decide_alone(run_question_aware_steps(lm, prompt, ask, options, progress, cancelled), lm, cancelled)
+
+
+def run_question_aware_steps(
+    lm: Any,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLinguaOptions,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DecisionSteps:
     if not options.question_aware:
         options = replace(options, question_aware=True)
-    return run(lm, prompt, ask, options, progress, cancelled)
+    return run_steps(lm, prompt, ask, options, progress, cancelled)
 
 
 def _to_words(

@@ -19,6 +19,7 @@ METHODS: dict[Method, MethodSpec] = {
         llmlingua.LLMLinguaOptions,
         llmlingua.run,
         summary="a small causal LM's surprisal, coarse sentence step, iterative word-level pass",
+        steps=llmlingua.run_steps,
     ),
     Method.LONGLLMLINGUA: MethodSpec(
         Method.LONGLLMLINGUA,
@@ -27,6 +28,7 @@ METHODS: dict[Method, MethodSpec] = {
         llmlingua.run_question_aware,
         needs_question=True,
         summary="LLMLingua with question-aware ranking and contrastive scores",
+        steps=llmlingua.run_question_aware_steps,
     ),
     Method.LLMLINGUA2: MethodSpec(
         Method.LLMLINGUA2,

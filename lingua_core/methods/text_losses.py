@@ -9,7 +9,7 @@ quarter of a 500-token compression on a CPU).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lingua_core.methods.kv_cache import CompressedCache
-from lingua_core.methods.perplexity import next_token_losses
+from lingua_core.methods.perplexity import TOKENS_PER_BATCH, length_buckets, next_token_losses
 from lingua_core.progress import CompressionCancelled
 
 FloatArray = npt.NDArray[np.float64]
@@ -53,6 +53,13 @@ class TextLosses:
         self._losses: FloatArray | None = None
         self._prefix: ScoredPrefix | None = None
 
+    @classmethod
+    def known(cls, lm: Any, ids: Any, losses: FloatArray, prefix: ScoredPrefix) -> TextLosses:
+        """Losses computed elsewhere (a forward over several texts at once, ``score_together``)."""
+        made = cls(lm, ids)
+        made._losses, made._prefix = losses, prefix
+        return made
+
     def losses(self) -> FloatArray:
         if self._losses is None:
             self._losses = self._compute()
@@ -86,3 +93,42 @@ class TextLosses:
                     cache.truncate(length)
                     self._prefix = ScoredPrefix(losses[:length], cache, length)
         return losses
+
+
+def score_together(
+    lm: Any, texts: Sequence[Any], cancelled: Callable[[], bool] | None = None, tokens_per_batch: int = TOKENS_PER_BATCH
+) -> list[TextLosses]:
+    """``TextLosses`` of many texts (token ids), from forwards over several texts at once.
+
+    On a CPU a forward over one short text wastes most of the machine (small matrix products,
+    the per-layer overhead of every call); right-padded rows of similar length fill it. Each
+    text keeps its own prefix cache, cut from its row, so its iterative step starts from it as
+    it would alone. Texts longer than one forward takes are left to compute their own.
+    """
+    import torch
+
+    result = [TextLosses(lm, ids, cancelled) for ids in texts]
+    window = max(2, min(lm.max_positions, 2048))
+    fitting = [i for i, ids in enumerate(texts) if 2 <= len(ids) <= window]
+    buckets = length_buckets([len(texts[i]) for i in fitting], tokens_per_batch)
+    with torch.inference_mode():
+        for bucket in buckets:
+            if cancelled is not None and cancelled():
+                raise CompressionCancelled()
+            rows = [fitting[k] for k in bucket]
+            width = max(len(texts[i]) for i in rows)
+            ids = torch.zeros((len(rows), width), dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for row, index in enumerate(rows):
+                ids[row, : len(texts[index])] = torch.as_tensor(np.asarray(texts[index]), dtype=torch.long)
+                mask[row, : len(texts[index])] = 1
+            cache = CompressedCache(lm.model)
+            losses = next_token_losses(lm.model, ids.to(lm.device), mask.to(lm.device), cache).double().cpu().numpy()
+            for row, index in enumerate(rows):
+                count = len(texts[index])
+                text_losses = np.full(count, np.nan)
+                text_losses[1:] = losses[row, : count - 1]
+                length = min(count, PREFIX_TOKENS)
+                prefix = ScoredPrefix(text_losses[:length], cache.row(row, length), length)
+                result[index] = TextLosses.known(lm, texts[index], text_losses, prefix)
+    return result

@@ -69,6 +69,10 @@ class NativeCache:
         keys = self.layers[0].keys if self.layers else None
         return 0 if keys is None else int(keys.shape[-2])
 
+    def update(self, keys: torch.Tensor, values: torch.Tensor, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append to one layer, as DynamicCache.update does."""
+        return self.layers[layer_idx].append(keys, values)
+
 
 def _weight(*shape: int) -> nn.Parameter:
     """A placeholder without storage or initialisation: the checkpoint's tensor replaces it

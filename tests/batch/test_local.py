@@ -40,7 +40,7 @@ class Crash(Exception):
 def test_a_crashed_job_resumes_to_the_output_of_an_uninterrupted_one(compressor: Any, tmp_path: Path) -> None:
     settings = CompressSettings(rate=0.5)
     whole = tmp_path / "whole.jsonl"
-    totals = run_local(_records(), whole, compressor, settings, JOB, rows_per_shard=2)
+    totals = run_local(_records(), whole, compressor, settings, JOB, batch_size=2)
     assert totals.records == 5 and totals.errors == 1 and totals.compressed_now == 5
     assert not parts_dir(whole).exists()
     expected = _rows(whole)
@@ -54,9 +54,9 @@ def test_a_crashed_job_resumes_to_the_output_of_an_uninterrupted_one(compressor:
 
     resumed = tmp_path / "resumed.jsonl"
     with pytest.raises(Crash):
-        run_local(crashing(), resumed, compressor, settings, JOB, rows_per_shard=2)
+        run_local(crashing(), resumed, compressor, settings, JOB, batch_size=2)
     assert not resumed.exists() and len(list(parts_dir(resumed).glob("part-*.jsonl"))) == 1
-    again = run_local(_records(), resumed, compressor, settings, JOB, rows_per_shard=2)
+    again = run_local(_records(), resumed, compressor, settings, JOB, batch_size=2)
     assert again.compressed_now == 3  # rows 1 and 2 came from the first run's shard
     assert _rows(resumed) == expected
     assert again.records == 5 and again.origin_tokens == totals.origin_tokens
@@ -65,7 +65,7 @@ def test_a_crashed_job_resumes_to_the_output_of_an_uninterrupted_one(compressor:
 def test_resuming_with_other_options_is_refused(compressor: Any, tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     with pytest.raises(Crash):
-        run_local(_crash_after(1), output, compressor, CompressSettings(rate=0.5), JOB, rows_per_shard=1)
+        run_local(_crash_after(1), output, compressor, CompressSettings(rate=0.5), JOB, batch_size=1)
     with pytest.raises(InputError, match="other inputs or options"):
         run_local(_records(), output, compressor, CompressSettings(rate=0.3), {**JOB, "rate": 0.3})
 
