@@ -29,7 +29,7 @@ from lingua_core.methods.iterative import IterativeSettings, Scoring, compress_t
 from lingua_core.methods.perplexity import mean_losses
 from lingua_core.methods.question_relevance import QUESTION_HINT, QuestionRelevance
 from lingua_core.methods.steps import DecisionSteps, decide_alone
-from lingua_core.methods.text_losses import TextLosses
+from lingua_core.methods.text_losses import TextLosses, TextLossesAsk
 from lingua_core.pieces import TokenizedText, span_mask, tokenize, word_units
 from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
@@ -312,8 +312,8 @@ def context_steps(
     cancelled: Callable[[], bool] | None = None,
 ) -> DecisionSteps:
     """``compress_contexts`` as steps (``lingua_core.methods.steps``): it yields the text's
-    token ids once, where the coarse step and the first iterative window would read the
-    text's losses, and takes them from whoever drives it."""
+    ``TextLossesAsk`` once, where the coarse step and the first iterative window would read
+    the text's losses, and takes them from whoever drives it."""
     budget = plan_budget(lm.tokenizer, prompt, rate, target_tokens)
     relevance = question_relevance(lm, prompt, options)
     choice = select_contexts(lm, prompt, budget, options, relevance)
@@ -357,7 +357,7 @@ def context_steps(
     excluded = span_mask(tokens, filtered) if filtered else np.zeros(len(tokens), dtype=bool)
     dropped_spans = list(filtered)
     if relevance is None and not reference and len(tokens) > 1:
-        text_losses = yield tokens.ids
+        text_losses = yield TextLossesAsk(tokens.ids)
     else:
         # Question-aware ranking and the reference's scoring never read these losses.
         text_losses = TextLosses(lm, tokens.ids, cancelled)

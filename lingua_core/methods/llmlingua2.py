@@ -41,7 +41,13 @@ import numpy as np
 from lingua_core.budget import fit_to_budget
 from lingua_core.methods.base import BudgetAsk, WordDecision
 from lingua_core.methods.llmlingua2_options import LLMLingua2Options
-from lingua_core.methods.llmlingua2_select import consecutive_duplicates, fit_scores, select_words
+from lingua_core.methods.llmlingua2_select import (
+    consecutive_duplicates,
+    fit_scores,
+    select_words,
+    select_words_steps,
+)
+from lingua_core.methods.steps import DecisionSteps, decide_alone
 from lingua_core.models import LoadedModel
 from lingua_core.progress import Progress
 from lingua_core.prompt import SEPARATOR, Prompt
@@ -87,6 +93,18 @@ def run(
 ) -> WordDecision:
     """LLMLingua-2 behind the method seam: the instruction and question stay whole (unless the
     instruction is to be compressed), the contexts share the budget; the engine fits it."""
+    return decide_alone(run_steps(lm, prompt, ask, options, progress, cancelled), lm, cancelled)
+
+
+def run_steps(
+    lm: LoadedModel,
+    prompt: Prompt,
+    ask: BudgetAsk,
+    options: LLMLingua2Options,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DecisionSteps:
+    """``run`` as steps: prompts in a batch share the classifier's forwards."""
     compress_instruction = prompt.compress_instruction and bool(prompt.instruction)
     contexts = [prompt.instruction, *prompt.contexts] if compress_instruction else list(prompt.contexts)
     origin_tokens = count_tokens(prompt.text, ask.encoding)
@@ -94,7 +112,7 @@ def run(
     fixed_parts = [p for p in (None if compress_instruction else prompt.instruction, prompt.question) if p]
     fixed_tokens = sum(count_tokens(p + SEPARATOR, ask.encoding) for p in fixed_parts)
     context_target = max(1, target - fixed_tokens)
-    selection = select_words(lm, contexts, None, context_target, ask.encoding, options, progress, cancelled)
+    selection = yield from select_words_steps(lm, contexts, None, context_target, ask.encoding, options, progress)
     pool = selection.pool
     # The kept contexts side by side, as one text joined like the prompt's parts.
     pieces, starts, position = [], [], 0

@@ -6,7 +6,8 @@ classifier's word probabilities exactly as inference does, with no selection in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -14,11 +15,12 @@ import numpy.typing as npt
 from lingua_core.errors import ModelError
 from lingua_core.methods.llmlingua2_options import LLMLingua2Options
 from lingua_core.methods.llmlingua2_windows import encode_windows
+from lingua_core.methods.steps import run_alone
 from lingua_core.models import LoadedModel
 from lingua_core.progress import CompressionCancelled, Progress
 from lingua_core.words import Aggregation, Words, aggregate_by, overlap_pairs
 
-__all__ = ["aggregate", "keep_probabilities", "score"]
+__all__ = ["KeepProbabilitiesAsk", "aggregate", "keep_probabilities", "score", "score_steps"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -91,6 +93,32 @@ def aggregate(
     return result, scored
 
 
+@dataclass(frozen=True)
+class KeepProbabilitiesAsk:
+    """A prompt's encoder windows, whose keep probabilities prompts can share forwards for
+    (``lingua_core.methods.steps``): a short document is one window, and a forward over one
+    short window wastes most of a CPU."""
+
+    sequences: list[list[int]]
+    batch_size: int
+    progress: Progress | None = None
+
+    def alone(self, lm: LoadedModel, cancelled: Callable[[], bool] | None) -> list[FloatArray]:
+        return keep_probabilities(lm, self.sequences, self.batch_size, self.progress, cancelled)
+
+    @classmethod
+    def together(
+        cls, lm: LoadedModel, asks: Sequence[KeepProbabilitiesAsk], cancelled: Callable[[], bool] | None
+    ) -> list[list[FloatArray]]:
+        every = [sequence for ask in asks for sequence in ask.sequences]
+        probabilities = keep_probabilities(lm, every, max(ask.batch_size for ask in asks), None, cancelled)
+        answers, start = [], 0
+        for ask in asks:
+            answers.append(probabilities[start : start + len(ask.sequences)])
+            start += len(ask.sequences)
+        return answers
+
+
 def score(
     lm: LoadedModel,
     all_words: list[Words],
@@ -99,8 +127,18 @@ def score(
     cancelled: Callable[[], bool] | None,
 ) -> list[tuple[FloatArray, BoolArray, IntArray]]:
     """Per context: word keep-probabilities, which words the model saw, each word's chunk."""
+    result: list[tuple[FloatArray, BoolArray, IntArray]] = run_alone(
+        score_steps(lm, all_words, options, progress), lm, cancelled
+    )
+    return result
+
+
+def score_steps(
+    lm: LoadedModel, all_words: list[Words], options: LLMLingua2Options, progress: Progress | None
+) -> Generator[KeepProbabilitiesAsk, list[FloatArray], list[tuple[FloatArray, BoolArray, IntArray]]]:
+    """``score`` as steps: the windows' keep probabilities are asked for, not computed."""
     chunks = encode_windows(lm, all_words, options.max_seq_len, options.per_chunk)
-    token_probs = keep_probabilities(lm, [c.ids for c in chunks], options.batch_size, progress, cancelled)
+    token_probs = yield KeepProbabilitiesAsk([c.ids for c in chunks], options.batch_size, progress)
     by_context: dict[int, list[int]] = {}
     for k, c in enumerate(chunks):
         by_context.setdefault(c.context, []).append(k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,9 @@ import numpy.typing as npt
 from lingua_core.assemble import kept_spans
 from lingua_core.errors import InputError, ModelError
 from lingua_core.methods.llmlingua2_options import LLMLingua2Options
-from lingua_core.methods.llmlingua2_scores import score
+from lingua_core.methods.llmlingua2_scores import KeepProbabilitiesAsk, score_steps
 from lingua_core.methods.llmlingua2_windows import pretokenized_words
+from lingua_core.methods.steps import run_alone
 from lingua_core.models import LoadedModel, ModelKind
 from lingua_core.progress import Progress
 from lingua_core.protect import find_protected_spans, holds_template_markup
@@ -350,6 +351,22 @@ def select_words(
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
 ) -> _Selection:
+    selection: _Selection = run_alone(
+        select_words_steps(lm, contexts, rate, target_tokens, encoding, options, progress), lm, cancelled
+    )
+    return selection
+
+
+def select_words_steps(
+    lm: LoadedModel,
+    contexts: Sequence[str],
+    rate: float | None,
+    target_tokens: int | None,
+    encoding: str,
+    options: LLMLingua2Options,
+    progress: Progress | None,
+) -> Generator[KeepProbabilitiesAsk, Any, _Selection]:
+    """``select_words`` as steps: the classifier's work is asked for (``lingua_core.methods.steps``)."""
     _validate(rate, target_tokens, contexts)
     if lm.kind is not ModelKind.TOKEN_CLASSIFIER:
         raise ModelError(f"LLMLingua-2 needs a token classifier; {lm.name} is a {lm.kind.value}.")
@@ -358,7 +375,7 @@ def select_words(
         all_words = [pretokenized_words(text, lm.tokenizer, force_tokens) for text in contexts]
     else:
         all_words = [split_words(text, force_tokens) for text in contexts]
-    scored = score(lm, all_words, options, progress, cancelled)
+    scored = yield from score_steps(lm, all_words, options, progress)
 
     enc = get_encoding(encoding)
     states: list[_Context] = []

@@ -36,6 +36,7 @@ METHODS: dict[Method, MethodSpec] = {
         llmlingua2_options.LLMLingua2Options,
         llmlingua2.run,
         summary="a token classifier's keep probability per word",
+        steps=llmlingua2.run_steps,
     ),
 }
 

@@ -132,3 +132,17 @@ def score_together(
                 prefix = ScoredPrefix(text_losses[:length], cache.row(row, length), length)
                 result[index] = TextLosses.known(lm, texts[index], text_losses, prefix)
     return result
+
+
+@dataclass(frozen=True)
+class TextLossesAsk:
+    """A method's ask for its text's ``TextLosses`` (``lingua_core.methods.steps``)."""
+
+    ids: Any
+
+    def alone(self, lm: Any, cancelled: Callable[[], bool] | None) -> TextLosses:
+        return TextLosses(lm, self.ids, cancelled)  # computed when (and if) read
+
+    @classmethod
+    def together(cls, lm: Any, asks: Sequence[TextLossesAsk], cancelled: Callable[[], bool] | None) -> list[TextLosses]:
+        return score_together(lm, [ask.ids for ask in asks], cancelled)

@@ -7,6 +7,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,39 @@ def test_seconds_are_shared_by_tokens(compressor: Compressor) -> None:
     assert 0 < sum(r.seconds for r in done) <= wall
     per_token = [r.seconds / r.origin_tokens for r in done]
     assert max(per_token) == pytest.approx(min(per_token))
+
+
+def test_llmlingua2_prompts_share_the_classifier_forwards(tmp_path: Path) -> None:
+    # Each short document is one encoder window: in a batch the windows of all prompts go
+    # through the classifier together, and each prompt still gets its own compression.
+    from tests.core.test_llmlingua2 import _tiny_bert
+
+    classifier = Compressor.load(str(_tiny_bert(tmp_path / "bert")), device="cpu", dtype="fp32")
+    documents = [*_documents(5), ""]
+    with _counted_classifier(classifier) as together_calls:
+        together = classifier.compress_many(documents, rate=0.5)
+    with _counted_classifier(classifier) as alone_calls:
+        alone = [classifier.compress(d, rate=0.5) for d in documents[:-1]]
+    assert isinstance(together[-1], InputError)
+    for mine, reference in zip(together, alone, strict=False):
+        assert isinstance(mine, CompressionResult) and mine.method == "llmlingua2"
+        assert mine.compressed_text == reference.compressed_text
+    assert len(together_calls) == 1 and together_calls[0] == 5  # five windows, one forward
+    assert len(alone_calls) == 5
+
+
+@contextmanager
+def _counted_classifier(compressor: Compressor) -> Iterator[list[int]]:
+    model = compressor.lm.model
+    rows: list[int] = []
+    original = model.forward
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        rows.append(int(kwargs["input_ids"].shape[0]))
+        return original(*args, **kwargs)
+
+    model.forward = counting
+    try:
+        yield rows
+    finally:
+        model.forward = original
