@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lingua_core.errors import InputError
 
@@ -84,31 +84,43 @@ def text_problem(text: str) -> str:
     return ""
 
 
-def _jsonl_rows(path: Path, prefix: str) -> Iterator[tuple[str, Any, str]]:
+def _jsonl_rows(lines: Iterable[bytes], prefix: str) -> Iterator[tuple[str, Any, str]]:
     """(default id, parsed row or None, error) per non-blank line."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            default_id = f"{prefix}{number}"
-            try:
-                yield default_id, json.loads(raw.decode("utf-8")), ""
-            except UnicodeDecodeError as exc:
-                yield default_id, None, f"line {number} is not valid UTF-8 (byte {exc.start})"
-            except json.JSONDecodeError as exc:
-                yield default_id, None, f"line {number} is not JSON ({exc.msg})"
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        default_id = f"{prefix}{number}"
+        try:
+            yield default_id, json.loads(raw.decode("utf-8")), ""
+        except UnicodeDecodeError as exc:
+            yield default_id, None, f"line {number} is not valid UTF-8 (byte {exc.start})"
+        except json.JSONDecodeError as exc:
+            yield default_id, None, f"line {number} is not JSON ({exc.msg})"
 
 
-def _parquet_rows(path: Path, prefix: str) -> Iterator[tuple[str, Any, str]]:
+def _parquet_rows(source: Path | BinaryIO, name: str, prefix: str) -> Iterator[tuple[str, Any, str]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise InputError(f"{path} is Parquet; reading it needs pyarrow (pip install 'lingua-prompt[ray]').") from None
+        raise InputError(f"{name} is Parquet; reading it needs pyarrow (pip install 'lingua-prompt[ray]').") from None
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=1024):
         for row in batch.to_pylist():
             number += 1
             yield f"{prefix}{number}", row, ""
+
+
+def data_file_records(name: str, handle: BinaryIO, prefix: str, fields: Fields) -> Iterator[Record]:
+    """The records of one JSONL or Parquet file (by ``name``'s suffix), open as ``handle``.
+
+    The local reader and the Ray one (which gets each file's bytes from Ray's reader) both
+    read through this, so that a file gives the same ids and errors either way."""
+    if Path(name).suffix.lower() in PARQUET_SUFFIXES:
+        rows = _parquet_rows(handle, name, prefix)
+    else:
+        rows = _jsonl_rows(handle, prefix)
+    for default_id, row, error in rows:
+        yield Record(default_id, error=error) if error else record_from_row(row, default_id, fields)
 
 
 def _text_file_record(path: Path, record_id: str) -> Record:
@@ -116,6 +128,11 @@ def _text_file_record(path: Path, record_id: str) -> Record:
         raw = path.read_bytes()
     except OSError as exc:
         return Record(record_id, error=f"cannot read ({exc.strerror})")
+    return text_record(raw, record_id)
+
+
+def text_record(raw: bytes, record_id: str) -> Record:
+    """The record of one text file's bytes."""
     if len(raw) > MAX_TEXT_BYTES:
         return Record(record_id, error=f"text is {len(raw) / 1e6:.1f} MB; at most 4 MB per record")
     try:
@@ -130,31 +147,40 @@ def data_files(source: Path) -> list[Path]:
     return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in JSON_SUFFIXES + PARQUET_SUFFIXES)
 
 
-def _rows_of(path: Path, prefix: str) -> Iterator[tuple[str, Any, str]]:
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        return _parquet_rows(path, prefix)
-    return _jsonl_rows(path, prefix)
+def text_files(source: Path) -> list[Path]:
+    """The text files of a folder, in a stable order."""
+    return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+
+
+def not_a_corpus_file(source: object) -> InputError:
+    return InputError(f"{source}: a batch reads .jsonl or .parquet files, or a folder of them or of text files.")
+
+
+def no_corpus_files(source: object) -> InputError:
+    return InputError(f"{source} holds no .jsonl, .parquet or text files ({', '.join(TEXT_SUFFIXES)}).")
+
+
+def _file_records(path: Path, prefix: str, fields: Fields) -> Iterator[Record]:
+    with path.open("rb") as handle:
+        yield from data_file_records(path.name, handle, prefix, fields)
 
 
 def _raw_records(source: Path, fields: Fields) -> Iterator[Record]:
     if source.is_file():
         if source.suffix.lower() not in JSON_SUFFIXES + PARQUET_SUFFIXES:
-            raise InputError(f"{source}: a batch reads .jsonl or .parquet files, or a folder of them or of text files.")
-        for default_id, row, error in _rows_of(source, ""):
-            yield Record(default_id, error=error) if error else record_from_row(row, default_id, fields)
+            raise not_a_corpus_file(source)
+        yield from _file_records(source, "", fields)
         return
     if not source.is_dir():
         raise InputError(f"No such file or folder: {source}")
     files = data_files(source)
     if files:
         for path in files:
-            prefix = f"{path.relative_to(source).as_posix()}:"
-            for default_id, row, error in _rows_of(path, prefix):
-                yield Record(default_id, error=error) if error else record_from_row(row, default_id, fields)
+            yield from _file_records(path, f"{path.relative_to(source).as_posix()}:", fields)
         return
-    texts = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    texts = text_files(source)
     if not texts:
-        raise InputError(f"{source} holds no .jsonl, .parquet or text files ({', '.join(TEXT_SUFFIXES)}).")
+        raise no_corpus_files(source)
     for path in texts:
         yield _text_file_record(path, path.relative_to(source).as_posix())
 

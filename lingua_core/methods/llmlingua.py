@@ -11,6 +11,10 @@ The data path, top to bottom:
    ``drop_sentences``: whole sentences out first when the budget would shred them all.
 4. ``compress_contexts``: per-token target ratios (global, per context, per
    ``<llmlingua>`` segment), protected spans forced, then ``iterative.compress_tokens``.
+
+It is one file because these four steps are one data path, read top to bottom; the parts
+that stand alone (the iterative pass, the coarse units, the KV cache, perplexity batching,
+question relevance) live in their own modules.
 """
 
 from __future__ import annotations
